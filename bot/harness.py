@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 JSONDict = dict[str, Any]
 
 RENDER_WIDTH = 60
+POLLING_DELIVERY_LIMIT = 10.0
 
 
 class Delivery(enum.Enum):
@@ -54,7 +55,11 @@ class CallbackAnswer:
 
 
 class ChatClient:
-    """One made-up person in a private chat with the bot."""
+    """One made-up person in a private chat with the bot.
+
+    `send` and `tap` return once the update has been processed, except work a handler started
+    with `block=False` or `context.application.create_task`, which may still be running.
+    """
 
     def __init__(
         self,
@@ -219,12 +224,32 @@ class ChatClient:
 
     async def _deliver(self, update_json: JSONDict) -> None:
         if self.delivery is Delivery.POLLING:
-            await self.api.enqueue_update(update_json)
-            await self.api.wait_confirmed(update_json["update_id"])
-            await self.app.update_queue.join()
+            await self._deliver_by_polling(update_json)
             return
         update = Update.de_json(update_json, self.app.bot)
         await self.app.update_processor.process_update(update, self.app.process_update(update))
+
+    async def _deliver_by_polling(self, update_json: JSONDict) -> None:
+        """Queue the update for getUpdates and wait until the application has processed it."""
+        updater = self.app.updater
+        if updater is None or not updater.running or not self.app.running:
+            raise RuntimeError(
+                "polling delivery needs `await app.updater.start_polling()` and "
+                "`await app.start()` first"
+            )
+        await self.api.enqueue_update(update_json)
+        update_id = update_json["update_id"]
+        try:
+            async with asyncio.timeout(POLLING_DELIVERY_LIMIT):
+                # The updater confirms an update only after putting it on the update queue,
+                # so once it is confirmed, joining the queue waits for its processing too.
+                await self.api.wait_confirmed(update_id)
+                await self.app.update_queue.join()
+        except TimeoutError as error:
+            raise TimeoutError(
+                f"update {update_id} was not processed within {POLLING_DELIVERY_LIMIT} s; "
+                "is a handler stuck, or did polling stop?"
+            ) from error
 
     def _report_callback_problems(self) -> None:
         for record in self.unanswered_callbacks():

@@ -250,17 +250,18 @@ def _decode_entity(source: str, index: int) -> tuple[str, int]:
             f"Character '&' at byte offset {_byte_offset(source, index)} must be escaped as &amp;"
         )
     name = match.group(1)
+    if name in _NAMED_ENTITIES:
+        return _NAMED_ENTITIES[name], match.end()
+    code_point = -1
     if name.startswith(("#x", "#X")):
-        char = chr(int(name[2:], 16))
+        code_point = int(name[2:], 16)
     elif name.startswith("#"):
-        char = chr(int(name[1:]))
-    elif name in _NAMED_ENTITIES:
-        char = _NAMED_ENTITIES[name]
-    else:
+        code_point = int(name[1:])
+    if not 0 < code_point <= 0x10FFFF or 0xD800 <= code_point <= 0xDFFF:
         raise _HtmlError(
             f'Unsupported HTML entity "&{name};" at byte offset {_byte_offset(source, index)}'
         )
-    return char, match.end()
+    return chr(code_point), match.end()
 
 
 def _start_tag_entity(name: str, attributes: dict[str, str], where: int) -> JSONDict | None:

@@ -328,6 +328,16 @@ class TestPolling:
         assert [c.params.get("offset") for c in api.calls_to("getUpdates")][-1] == 3
         assert api.calls_to("deleteWebhook")
 
+    async def test_polling_delivery_needs_a_running_updater(
+        self,
+        api: StandInBotAPI,
+        app: App,
+    ) -> None:
+        chat = ChatClient(api, app, 5554, "Ira", delivery=Delivery.POLLING)
+
+        with pytest.raises(RuntimeError, match="start_polling"):
+            await chat.send("/start")
+
 
 class TestRendering:
     def test_buttons_are_numbered_row_by_row(self) -> None:

@@ -197,11 +197,25 @@ class TestRefusals:
             ("Q&A", "Character '&' at byte offset 1 must be escaped as &amp;"),
             ("x</b>", "Unexpected end tag at byte offset 1"),
             ("<b x", "Unclosed start tag at byte offset 0"),
+            ("a&nbsp;b", 'Unsupported HTML entity "&nbsp;" at byte offset 1'),
+            ("&#xD800;", 'Unsupported HTML entity "&#xD800;" at byte offset 0'),
         ],
     )
     def test_invalid_html_is_refused(self, text: str, reason: str) -> None:
         with pytest.raises(ValueError, match=reason.replace("(", r"\(")):
             standin.parse_html(text)
+
+    def test_numeric_entities_and_nested_tags_parse(self) -> None:
+        text, entities = standin.parse_html(
+            '<pre><code class="language-python">x</code></pre> it&#8217;s <i><b>ok</b></i>'
+        )
+
+        assert text == "x it\u2019s ok"
+        assert entities == [
+            {"type": "pre", "language": "python", "offset": 0, "length": 1},
+            {"type": "italic", "offset": 7, "length": 2},
+            {"type": "bold", "offset": 7, "length": 2},
+        ]
 
     async def test_invalid_html_is_a_bad_request(self, bot: Bot) -> None:
         with pytest.raises(BadRequest, match="Can't parse entities"):
