@@ -24,6 +24,15 @@ from apart_engine.instrument import (
     default_instrument,
     load_instrument,
 )
+from apart_engine.schedule import (
+    DueStatus,
+    add_months,
+    due_status,
+    met_slot,
+    next_due_after,
+    next_review_due,
+    review_slot,
+)
 from apart_engine.scoring import (
     AssessmentScores,
     BandAdjustment,
@@ -45,6 +54,7 @@ __all__ = [
     "Band",
     "BandAdjustment",
     "DomainScore",
+    "DueStatus",
     "Instrument",
     "InstrumentError",
     "InvalidAdjustmentError",
@@ -60,10 +70,16 @@ __all__ = [
     "SectionScore",
     "Thresholds",
     "Timing",
+    "add_months",
     "allowed_adjustments",
     "check_adjustment",
     "default_instrument",
+    "due_status",
     "load_instrument",
+    "met_slot",
+    "next_due_after",
+    "next_review_due",
+    "review_slot",
     "round_half_up",
     "score_assessment",
 ]
