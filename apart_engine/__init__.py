@@ -24,6 +24,7 @@ from apart_engine.instrument import (
     default_instrument,
     load_instrument,
 )
+from apart_engine.outcomes import ScoreChange, compare
 from apart_engine.schedule import (
     DueStatus,
     add_months,
@@ -65,6 +66,7 @@ __all__ = [
     "OverrideRule",
     "Ratings",
     "ScalePoint",
+    "ScoreChange",
     "Section",
     "SectionRole",
     "SectionScore",
@@ -73,6 +75,7 @@ __all__ = [
     "add_months",
     "allowed_adjustments",
     "check_adjustment",
+    "compare",
     "default_instrument",
     "due_status",
     "load_instrument",
