@@ -202,6 +202,13 @@ class TestDefaultInstrument:
         with pytest.raises(KeyError):
             instrument.band_names("nowhere")
 
+    def test_an_option_is_found_by_its_exact_label(self) -> None:
+        education = default_instrument().item("education")
+
+        assert education.option_by_label("in school, poor attendance").id == "poor_attendance"
+        with pytest.raises(KeyError):
+            education.option_by_label("In school")
+
     def test_section_of_finds_the_items_section(self) -> None:
         assert default_instrument().section_of("P3").id == "resilience"
 
