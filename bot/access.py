@@ -1,0 +1,114 @@
+"""The gate in front of every handler: private chats with enrolled, unrevoked staff only."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+if TYPE_CHECKING:
+    from telegram import Update
+
+    from bot.app import ApartContext
+
+logger = logging.getLogger(__name__)
+
+# Says nothing about who runs the bot or what it is for.
+NEUTRAL_REPLY = "Sorry, this bot is not available."
+GROUP_REPLY = "I only work in private chats, so I am leaving this group."
+
+REFUSAL_INTERVAL_S = 3600.0
+_MAX_TRACKED = 10_000
+_ADMITTED = "admitted_update"
+
+
+class RefusalLimiter:
+    """Remembers when each stranger was last answered, so the gate answers at most hourly."""
+
+    def __init__(self, interval: float = REFUSAL_INTERVAL_S) -> None:
+        self._interval = interval
+        self._last: dict[int, float] = {}
+        self._attempts: dict[int, int] = {}
+
+    def attempt(self, user_id: int, now: float) -> tuple[int, bool]:
+        """Count an attempt; return how many so far and whether to reply to this one."""
+        if len(self._last) > _MAX_TRACKED:
+            self._forget_older_than(now - self._interval)
+        attempts = self._attempts.get(user_id, 0) + 1
+        self._attempts[user_id] = attempts
+        last = self._last.get(user_id)
+        if last is not None and now - last < self._interval:
+            return attempts, False
+        self._last[user_id] = now
+        return attempts, True
+
+    def _forget_older_than(self, cutoff: float) -> None:
+        for user_id in [u for u, at in self._last.items() if at < cutoff]:
+            del self._last[user_id]
+            self._attempts.pop(user_id, None)
+
+
+async def gate(update: Update, context: ApartContext) -> None:
+    """Let enrolled staff through with their record; stop everything else here."""
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        await _leave_group(update, context)
+        raise ApplicationHandlerStop
+
+    user = update.effective_user
+    if user is None:
+        raise ApplicationHandlerStop
+
+    store = context.services.store
+    staff = await store.staff_by_telegram_id(user.id)
+    if staff is None or staff.revoked:
+        await _refuse(update, context, user.id)
+        raise ApplicationHandlerStop
+
+    context.staff = staff
+    context.awaiting = await store.awaiting(staff)
+    if context.user_data is not None:
+        context.user_data[_ADMITTED] = update.update_id
+
+
+def was_admitted(update: Update, context: ApartContext) -> bool:
+    """Whether the gate let this very update through (for the error handler)."""
+    return context.user_data is not None and context.user_data.get(_ADMITTED) == update.update_id
+
+
+async def _refuse(update: Update, context: ApartContext, user_id: int) -> None:
+    limiter = context.application.bot_data.setdefault("refusals", RefusalLimiter())
+    attempts, reply = limiter.attempt(user_id, time.monotonic())
+    logger.warning(
+        "Refused an update from a Telegram user who is not enrolled (attempt %d)", attempts
+    )
+
+    query = update.callback_query
+    if query is not None:
+        context.callback_answered = True
+        await _quietly(query.answer())
+    if reply and update.effective_chat is not None:
+        await _quietly(context.bot.send_message(update.effective_chat.id, NEUTRAL_REPLY))
+
+
+async def _leave_group(update: Update, context: ApartContext) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    logger.warning("Leaving a %s chat the bot was added to", chat.type)
+    if update.callback_query is not None:
+        context.callback_answered = True
+        await _quietly(update.callback_query.answer())
+    await _quietly(context.bot.send_message(chat.id, GROUP_REPLY))
+    await _quietly(context.bot.leave_chat(chat.id))
+
+
+async def _quietly(call: object) -> None:
+    """Await a courtesy call whose failure must not stop the gate."""
+    try:
+        await call  # type: ignore[misc]
+    except TelegramError as error:
+        logger.info("Telegram refused a courtesy call: %s", error.message)

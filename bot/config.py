@@ -1,0 +1,116 @@
+"""Settings read from the environment and `.env`, checked once at start-up."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+
+_TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+
+# What to put in each setting, shown when it is missing or malformed.
+_HINTS = {
+    "TELEGRAM_BOT_TOKEN": "the token @BotFather gave you, like 123456789:AAE...",
+    "TELEGRAM_API_BASE_URL": f"an http(s) URL ending in /bot, such as {TELEGRAM_API}",
+    "APART_DB_PATH": "a file path for the database, such as /var/lib/apart/apart.db",
+    "APART_TIMEZONE": "an IANA time zone name, such as Europe/London",
+    "APART_INSTRUMENT": "the path of an instrument .toml file, or nothing for the default",
+    "APART_IDLE_MINUTES": "a whole number of minutes from 1 to 1440, such as 30",
+}
+
+
+class Settings(BaseSettings):
+    """Everything the bot is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(default=TELEGRAM_API, alias="TELEGRAM_API_BASE_URL")
+    db_path: Path = Field(default=Path("apart.db"), alias="APART_DB_PATH")
+    timezone: str = Field(default="Europe/London", alias="APART_TIMEZONE")
+    instrument: Path | None = Field(default=None, alias="APART_INSTRUMENT")
+    idle_minutes: int = Field(default=30, ge=1, le=1440, alias="APART_IDLE_MINUTES")
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_has_telegram_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN_SHAPE.match(value.get_secret_value()):
+            raise ValueError("does not look like a bot token")
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("is not an http(s) URL")
+        return value
+
+    @field_validator("instrument", mode="before")
+    @classmethod
+    def _blank_instrument_is_default(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("instrument")
+    @classmethod
+    def _instrument_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no file at {value}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The service's local time zone."""
+        return ZoneInfo(self.timezone)
+
+    def require_token(self) -> str:
+        """The bot token, or a ConfigError saying how to set it."""
+        if self.telegram_bot_token is None:
+            raise ConfigError(
+                f"TELEGRAM_BOT_TOKEN is not set: put {_HINTS['TELEGRAM_BOT_TOKEN']} in .env "
+                "or the environment (or try `apart-bot demo`, which needs none)."
+            )
+        return self.telegram_bot_token.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning the first problem into one plain line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # names are checked by pydantic
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "a setting"
+        name = _alias_of(name)
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name} {reason}: put {_HINTS.get(name, 'a valid value')}.") from None
+
+
+def _alias_of(name: str) -> str:
+    field = Settings.model_fields.get(name)
+    return field.alias if field is not None and field.alias else name

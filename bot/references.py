@@ -1,0 +1,73 @@
+"""Case references: suggested codes, and refusal of anything that looks like personal data."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from bot.errors import InvalidReferenceError
+
+MAX_LENGTH = 20
+
+# Letters that cannot be misread for one another on a phone screen.
+_CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_CODE_DIGITS = "23456789"
+
+_ALLOWED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_-]*$")
+_EMAIL = re.compile(r"@")
+_PHONE = re.compile(r"(\+?\d[\s-]?){9,}")
+_DATE = re.compile(
+    r"(\b\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b)|(\b\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}\b)"
+    r"|(\b\d{1,2}(st|nd|rd|th)?[\s-]*(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))"
+    r"|(\b[0-3]\d[01]\d(19|20)\d\d\b)|(\b(19|20)\d\d[01]\d[0-3]\d\b)",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$", re.IGNORECASE)
+
+
+def suggest_reference() -> str:
+    """A fresh random code such as YP-7KQ3 that carries no meaning."""
+    letters = "".join(secrets.choice(_CODE_LETTERS) for _ in range(2))
+    digits = "".join(secrets.choice(_CODE_DIGITS) for _ in range(2))
+    return f"YP-{letters[0]}{digits[0]}{letters[1]}{digits[1]}"
+
+
+def check_reference(text: str) -> str:
+    """The reference, tidied; InvalidReferenceError says why when it could identify someone."""
+    reference = text.strip()
+
+    if not reference:
+        raise InvalidReferenceError("A reference cannot be empty. Type a code such as YP-A1.")
+    if len(reference) > MAX_LENGTH:
+        raise InvalidReferenceError(
+            f"That is too long for a reference: use at most {MAX_LENGTH} characters."
+        )
+    if _EMAIL.search(reference):
+        raise InvalidReferenceError(
+            "That looks like an email address. Use a code, not contact details."
+        )
+    if _DATE.search(reference):
+        raise InvalidReferenceError(
+            "That looks like a date. Dates of birth must never be used in a reference."
+        )
+    if _PHONE.search(reference):
+        raise InvalidReferenceError(
+            "That looks like a phone number. Use a code, not contact details."
+        )
+    if _POSTCODE.match(reference):
+        raise InvalidReferenceError("That looks like a postcode. Addresses are never stored.")
+    if " " in reference or not _ALLOWED.match(reference):
+        raise InvalidReferenceError(
+            "Use only letters, digits and - / _ with no spaces, such as YP-A1 or CSE/2041."
+        )
+    if not any(char.isdigit() for char in reference):
+        raise InvalidReferenceError(
+            "That could be a name or initials. A reference needs at least one digit, "
+            "such as YP-A1."
+        )
+    if not any(char.isalpha() for char in reference):
+        raise InvalidReferenceError(
+            "A reference made only of digits could be a date or a phone number. Add a letter, "
+            "such as YP-2041."
+        )
+    return reference

@@ -1,0 +1,79 @@
+"""/start, /help and /cancel: the way in, the way to get help, and the way to stop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot.chat import edit, screen, send
+from conversations.screens import paused_screen, resume_offer_rows
+
+if TYPE_CHECKING:
+    from telegram import Update
+
+    from bot.app import ApartContext
+
+HELP = (
+    "<b>APART assessments</b>\n"
+    "/new registers a young person by a case reference (never a name).\n"
+    "/assess starts or carries on an assessment: tap one answer per question.\n"
+    "/cases lists your caseload with review dates.\n"
+    "/cancel pauses what you are doing; your answers are always saved as you go.\n\n"
+    "Every answer is saved the moment you tap it. If the chat is interrupted, send /assess "
+    "to carry on where you were."
+)
+
+
+async def greet(update: Update, context: ApartContext) -> None:
+    """/start: say what the bot does, and offer any unfinished draft first."""
+    store = context.services.store
+    staff = context.require_staff()
+    await store.stop_awaiting(staff)
+
+    drafts = [
+        d
+        for d in [
+            await store.assessment(c.draft_id, staff)
+            for c in await store.caseload(staff)
+            if c.draft_id
+        ]
+        if d is not None
+    ]
+    if drafts:
+        text = "Welcome back. You have an unfinished assessment: resume it or discard it."
+        await send(context, screen(text, resume_offer_rows(drafts)))
+        return
+    await send(context, screen(HELP))
+
+
+async def show_help(update: Update, context: ApartContext) -> None:
+    """/help: the commands in plain words."""
+    await send(context, screen(HELP))
+
+
+async def cancel(update: Update, context: ApartContext) -> None:
+    """/cancel: stop waiting for typing and put any open draft aside, saved."""
+    store = context.services.store
+    staff = context.require_staff()
+    was_waiting = context.awaiting is not None
+    await store.stop_awaiting(staff)
+
+    draft = await store.open_draft(staff)
+    if draft is None:
+        text = "Cancelled." if was_waiting else "There is nothing to cancel."
+        await send(context, screen(text))
+        return
+    view = paused_screen(draft, "Paused.")
+    if draft.chat_id is not None and draft.message_id is not None:
+        await edit(context, draft.chat_id, draft.message_id, screen(view.text))
+    await send(context, view)
+
+
+def handlers() -> list[BaseHandler[Update, ApartContext, Any]]:
+    """The commands every member of staff has."""
+    return [
+        CommandHandler("start", greet),
+        CommandHandler("help", show_help),
+        CommandHandler("cancel", cancel),
+    ]
