@@ -819,6 +819,7 @@ async def _item_view(context: ApartContext, draft: Assessment) -> Any:
         answered=item.id in answers,
         note=notes.get(item.id),
         on_record=on_record.get(item.id),
+        has_record=item.id in on_record,
         first_of_review_background=first_background,
     )
     return item_screen(instrument, view)

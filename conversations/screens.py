@@ -84,6 +84,7 @@ class ItemView:
     answered: bool
     note: str | None
     on_record: JsonValue
+    has_record: bool
     first_of_review_background: bool
 
 
@@ -139,7 +140,7 @@ def item_screen(instrument: Instrument, view: ItemView) -> Screen:
     lines = [heading, f"<b>{_e(item.label)}</b>", _e(item.prompt)]
     if item.kind is ItemKind.RATING:
         lines.append(f"<i>Rate {_e(instrument.rating_window)}.</i>")
-    if view.on_record is not None and not view.answered:
+    if view.has_record and not view.answered:
         lines.append(f"On record: {_e(describe_value(item, view.on_record))}")
     if view.answered and item.kind is not ItemKind.MULTICHOICE:
         lines.append(f"Answer now: {_e(describe_value(item, view.answer))}")
@@ -355,7 +356,7 @@ def _section_word(role: SectionRole) -> str:
 def _answer_rows(instrument: Instrument, view: ItemView) -> list[list[tuple[str, str]]]:
     item, draft = view.item, view.draft
     rows: list[list[tuple[str, str]]] = []
-    if view.on_record is not None and not view.answered:
+    if view.has_record and not view.answered:
         rows.append([("Unchanged", pack(Act.VALUE, draft.id, item.id, KEEP))])
     if view.first_of_review_background and not view.answered:
         rows.append([("All background unchanged", pack(Act.ALL_UNCHANGED, draft.id))])

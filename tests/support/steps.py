@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apart_engine.instrument import AssessmentKind, Instrument, ItemKind, SectionRole
+
+if TYPE_CHECKING:
+    from bot.harness import ChatClient
 
 # Background items the vignettes leave out, and the answer a practitioner would tap.
 FILL_INS = {"disability": "not known", "plan": "none"}
@@ -60,3 +63,13 @@ def _context_steps(
     if kind is ItemKind.MULTICHOICE:
         return [f"[☐ {label}]" for label in value] + ["[Done]"]
     return [f"[{value}]"]
+
+
+async def play(client: ChatClient, steps: list[str]) -> None:
+    """Give the bot each input in turn: [label] taps a button, anything else is typed."""
+    for step in steps:
+        if step.startswith("[") and step.endswith("]"):
+            answer = await client.tap(step[1:-1])
+            assert answer.answered, f"the bot left the tap on {step} unanswered"
+        else:
+            await client.send(step)
