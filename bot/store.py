@@ -723,6 +723,12 @@ class Store:
         )
         return [dict(row) for row in rows]
 
+    # Enrolment, access and privacy
+
+    # Reminders and digests
+
+    # Analysis and export
+
     async def _audit(
         self,
         db: aiosqlite.Connection,
