@@ -285,14 +285,7 @@ async def _set_date(
     await store.stop_awaiting(context.require_staff())
     moved = await store.assessment(draft.id, context.require_staff())
     assert moved is not None
-    if typed and draft.message_id is not None and draft.chat_id is not None:
-        # The typed date sits below the old prompt, so carry on in a fresh message.
-        await edit(
-            context,
-            draft.chat_id,
-            draft.message_id,
-            screen(f"{_e(draft.reference)} · dated {short_date(day)}"),
-        )
+    # A typed date sits below the prompt, so the flow carries on in a fresh message.
     await present(context, moved, fresh=typed)
 
 

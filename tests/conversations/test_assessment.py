@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from apart_engine import default_instrument
-from tests.support.steps import assessment_steps, play
+from tests.support.steps import assessment_steps, play, play_until
 from tests.vignettes import VIGNETTES_DIR
 
 if TYPE_CHECKING:
@@ -75,3 +75,218 @@ class TestVignettes:
 
         steps = assessment_steps(default_instrument(), _vignette("YP-A1"), 0, register=True)
         assert script_steps(shipped_script()) == steps
+
+
+def _a1_baseline() -> list[str]:
+    return assessment_steps(default_instrument(), _vignette("YP-A1"), 0, register=True)
+
+
+async def _draft(running: StandInBot, staff: Staff) -> Any:
+    draft = await running.services.store.open_draft(staff)
+    assert draft is not None
+    return draft
+
+
+class TestKnownFailures:
+    async def test_an_old_rating_button_neither_answers_nor_moves_the_current_item(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        """C1: a rating tapped for R5 while R7 is on screen changes nothing."""
+        await play_until(practitioner, _a1_baseline(), "Risk 7 of 16")
+        draft = await _draft(running, practitioner_staff)
+        message = practitioner.last_bot_message
+
+        answer = await practitioner.tap_data(f"va:{draft.id}:R5:0", message.message_id)
+
+        assert answer.text is not None
+        assert "moved on" in answer.text
+        after = await _draft(running, practitioner_staff)
+        assert after.current_item == "R7"
+        answers = await running.services.store.answers(draft.id)
+        assert answers["R5"] == 2
+        assert "R7" not in answers
+        assert "Online risk" in (practitioner.last_bot_message.text or "")
+
+    async def test_a_button_of_another_assessment_changes_nothing(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        """C1: the keyboard of an abandoned, discarded draft is refused plainly."""
+        await play_until(practitioner, _a1_baseline(), "Risk 1 of 16")
+        old = await _draft(running, practitioner_staff)
+        old_message = practitioner.last_bot_message.message_id
+        await practitioner.send("/assess")
+        await practitioner.tap("Discard")
+        await practitioner.tap("Yes, discard")
+
+        answer = await practitioner.tap_data(f"va:{old.id}:R1:3", old_message)
+
+        assert answer.text is not None
+        assert "no longer open" in answer.text
+        assert "R1" not in await running.services.store.answers(old.id)
+
+    @pytest.mark.parametrize("concurrent", [False, True], ids=["in-turn", "concurrent"])
+    async def test_a_double_tap_stores_one_answer_and_advances_one_item(
+        self,
+        running: StandInBot,
+        practitioner: ChatClient,
+        practitioner_staff: Staff,
+        concurrent: bool,
+    ) -> None:
+        """C2: the same rating delivered twice stores once, moves once and shows no error."""
+        await play_until(practitioner, _a1_baseline(), "Risk 3 of 16")
+        if concurrent:
+            first, second = await practitioner.tap_twice("3 ·")
+        else:
+            message = practitioner.last_bot_message
+            data = next(d for row in message.buttons for label, d in row if label.startswith("3"))
+            assert data is not None
+            first = await practitioner.tap_data(data, message.message_id)
+            second = await practitioner.tap_data(data, message.message_id)
+
+        draft = await _draft(running, practitioner_staff)
+        assert draft.current_item == "R4"
+        assert (await running.services.store.answers(draft.id))["R3"] == 3
+        assert first.answered
+        assert second.answered
+        assert not first.show_alert
+        assert not second.show_alert
+        assert all(a.text is None for a in (first, second))
+        assert practitioner.callbacks_answered_more_than_once() == []
+
+    async def test_redrawing_an_unchanged_item_is_not_an_error(
+        self,
+        running: StandInBot,
+        practitioner: ChatClient,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """C3: a redelivered Resume redraws the same screen; "not modified" is success."""
+        await play_until(practitioner, _a1_baseline(), "Risk 2 of 16")
+        await practitioner.send("/assess")
+        menu = practitioner.last_bot_message
+        resume = next(d for row in menu.buttons for label, d in row if label.startswith("Resume"))
+        assert resume is not None
+        await practitioner.tap_data(resume, menu.message_id)
+        shown = practitioner.last_bot_message.text
+
+        again = await practitioner.tap_data(resume, menu.message_id)
+
+        refusals = [c for c in running.api.calls if c.status == 400]
+        assert [c.method for c in refusals] == ["editMessageText"]
+        assert again.answered
+        assert again.text is None
+        assert practitioner.last_bot_message.text == shown
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+    async def test_other_edit_refusals_still_reach_the_error_handler(
+        self, running: StandInBot, practitioner: ChatClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """C3: only "not modified" counts as success; other refusals are reported."""
+        await play_until(practitioner, _a1_baseline(), "Risk 1 of 16")
+        from bot.standin import ServerError
+
+        running.api.fail_next("editMessageText", ServerError())
+        await practitioner.tap("1 ·")
+
+        assert any(r.levelname == "ERROR" for r in caplog.records)
+        assert "Everything you had answered is saved" in (practitioner.last_bot_message.text or "")
+
+    async def test_a_restart_resumes_at_the_next_item_with_answers_intact(
+        self, settings: Any, clock: Any
+    ) -> None:
+        """C4: after a restart on the same database /start offers resume, and it carries on."""
+        from bot.runtime import standin_bot
+        from bot.store import Role
+
+        async with standin_bot(settings, clock=clock) as first:
+            team = await first.services.store.add_team("North team")
+            await first.services.store.enrol(5001, team, Role.PRACTITIONER)
+            remaining = await play_until(first.client(5001), _a1_baseline(), "Risk 10 of 16")
+            api = first.api
+
+        async with standin_bot(settings, api=api, clock=clock) as restarted:
+            again = restarted.client(5001)
+            await again.send("/start")
+            assert "unfinished" in (again.last_bot_message.text or "")
+            await again.tap("Resume YP-A1")
+            assert "Risk 10 of 16" in (again.last_bot_message.text or "")
+            await play(again, remaining)
+            assert "Submitted." in (again.last_bot_message.text or "")
+            history = await restarted.services.store.submitted(1)
+            assert history[0].risk_score == 62.5
+            assert again.unanswered_callbacks() == []
+
+    async def test_a_tap_after_a_restart_lands_on_the_same_item(
+        self, settings: Any, clock: Any
+    ) -> None:
+        """C4: a rating tapped on the message shown before the restart is taken as usual."""
+        from bot.runtime import standin_bot
+        from bot.store import Role
+
+        async with standin_bot(settings, clock=clock) as first:
+            team = await first.services.store.add_team("North team")
+            await first.services.store.enrol(5001, team, Role.PRACTITIONER)
+            await play_until(first.client(5001), _a1_baseline(), "Risk 10 of 16")
+            api = first.api
+
+        async with standin_bot(settings, api=api, clock=clock) as restarted:
+            again = restarted.client(5001)
+            await again.tap("2 ·")
+            assert "Risk 11 of 16" in (again.last_bot_message.text or "")
+            answers = await restarted.services.store.answers(1)
+            assert answers["R10"] == 2
+            assert [answers[f"R{n}"] for n in range(1, 10)] == [2, 3, 3, 3, 2, 2, 1, 2, 1]
+
+    async def test_every_button_of_the_instrument_fits_telegrams_64_bytes(self) -> None:
+        """C5: every payload the assessment's screens can carry fits, item by item."""
+        from apart_engine.instrument import AssessmentKind
+        from bot.store import Assessment, Status
+        from conversations.screens import ItemView, item_screen
+
+        instrument = default_instrument()
+        moment = datetime(2026, 1, 1, tzinfo=UTC)
+        draft = Assessment(
+            id=2**62,
+            young_person_id=2**62,
+            reference="X" * 20,
+            kind="review",
+            status=Status.DRAFT,
+            instrument_id=instrument.id,
+            instrument_version=instrument.version,
+            assessed_on=date(2026, 1, 1),
+            step="item",
+            current_item=None,
+            editing=False,
+            chat_id=None,
+            message_id=None,
+            started_at=moment,
+            updated_at=moment,
+            risk_score=None,
+            risk_band=None,
+            resilience_score=None,
+            resilience_band=None,
+        )
+        for kind in AssessmentKind:
+            for item in instrument.items_for(kind):
+                view = ItemView(draft, item, 1, 1, None, False, "note", "x", True, True)
+                for row in item_screen(instrument, view).rows:
+                    for _, data in row:
+                        assert len(data.encode("utf-8")) <= 64, data
+
+    async def test_every_button_press_is_answered_exactly_once(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        """C6: a whole baseline, errors and stale taps included, leaves no spinner."""
+        from bot.standin import ServerError
+
+        steps = _a1_baseline()
+        remaining = await play_until(practitioner, steps, "Risk 5 of 16")
+        running.api.fail_next("editMessageText", ServerError())
+        await practitioner.tap("1 ·")
+        await practitioner.tap_data("va:999999:R1:1", practitioner.last_bot_message.message_id)
+        await practitioner.tap_data("nonsense", practitioner.last_bot_message.message_id)
+        await practitioner.send("/assess")
+        await practitioner.tap("Resume YP-A1")
+        await play(practitioner, remaining[1:])
+
+        assert practitioner.unanswered_callbacks() == []
+        assert practitioner.callbacks_answered_more_than_once() == []

@@ -73,3 +73,12 @@ async def play(client: ChatClient, steps: list[str]) -> None:
             assert answer.answered, f"the bot left the tap on {step} unanswered"
         else:
             await client.send(step)
+
+
+async def play_until(client: ChatClient, steps: list[str], shown: str) -> list[str]:
+    """Play steps until the bot's newest message contains `shown`; return the steps left."""
+    for index, step in enumerate(steps):
+        if client.bot_messages and shown in (client.last_bot_message.text or ""):
+            return steps[index:]
+        await play(client, [step])
+    raise AssertionError(f"the bot never showed {shown!r}")
