@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apart_engine.instrument import (
     DEFAULT_INSTRUMENT_PATH,
@@ -14,7 +14,6 @@ from apart_engine.instrument import (
 )
 from apart_engine.scoring import score_assessment
 from bot.callbacks import MAX_BYTES
-from bot.chat import Screen
 from bot.store import Assessment, Status
 from conversations.screens import (
     ItemView,
@@ -23,6 +22,11 @@ from conversations.screens import (
     item_screen,
     summary_screen,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bot.chat import Screen
 
 # The largest ids a draft can have: SQLite's biggest rowid.
 LARGEST_ID = 2**63 - 1
