@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 
 from bot.errors import InvalidReferenceError
 
@@ -18,10 +19,12 @@ _EMAIL = re.compile(r"@")
 _PHONE = re.compile(r"(\+?\d[\s-]?){9,}")
 _DATE = re.compile(
     r"(\b\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b)|(\b\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}\b)"
-    r"|(\b\d{1,2}(st|nd|rd|th)?[\s-]*(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))"
-    r"|(\b[0-3]\d[01]\d(19|20)\d\d\b)|(\b(19|20)\d\d[01]\d[0-3]\d\b)",
+    r"|(\b\d{1,2}(st|nd|rd|th)?[\s-]*(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))",
     re.IGNORECASE,
 )
+_DIGIT_RUN = re.compile(r"\d+")
+# Runs of digits that read as a date: 120311, 12032011, 20110312.
+_RUN_DATE_FORMATS = {6: ("%d%m%y",), 8: ("%d%m%Y", "%Y%m%d")}
 _POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$", re.IGNORECASE)
 
 
@@ -46,7 +49,7 @@ def check_reference(text: str) -> str:
         raise InvalidReferenceError(
             "That looks like an email address. Use a code, not contact details."
         )
-    if _DATE.search(reference):
+    if _DATE.search(reference) or _has_date_run(reference):
         raise InvalidReferenceError(
             "That looks like a date. Dates of birth must never be used in a reference."
         )
@@ -71,3 +74,16 @@ def check_reference(text: str) -> str:
             "such as YP-2041."
         )
     return reference
+
+
+def _has_date_run(text: str) -> bool:
+    """Whether a run of digits in `text` is a plausible date written without separators."""
+    for run in _DIGIT_RUN.findall(text):
+        for form in _RUN_DATE_FORMATS.get(len(run), ()):
+            try:
+                day = datetime.strptime(run, form)
+            except ValueError:
+                continue
+            if 1900 <= day.year <= 2100:
+                return True
+    return False

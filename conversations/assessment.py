@@ -15,7 +15,7 @@ import re
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler
 
 from apart_engine.errors import InvalidAdjustmentError
@@ -29,7 +29,7 @@ from apart_engine.scoring import (
     score_assessment,
 )
 from bot.callbacks import pack, pattern, unpack
-from bot.chat import answer, delete, edit, remove_keyboard, screen, send, show
+from bot.chat import Screen, answer, delete, edit, remove_keyboard, screen, send, show
 from bot.clock import today
 from bot.errors import InvalidDateError
 from bot.store import AnswerOutcome, Assessment, Status
@@ -472,7 +472,10 @@ async def ask_note(update: Update, context: ApartContext) -> None:
     await answer(context)
     shown_on = await show(context, note_prompt_screen(draft, item))
     await context.services.store.await_text(
-        context.require_staff(), AWAIT_NOTE, {"draft": draft.id, "item": item.id}, shown_on
+        context.require_staff(),
+        AWAIT_NOTE,
+        {"draft": draft.id, "item": item.id, "prompt": shown_on},
+        shown_on,
     )
     if shown_on is not None and update.effective_chat is not None:
         await context.services.store.show_on(draft, update.effective_chat.id, shown_on)
@@ -491,13 +494,11 @@ async def receive_note(update: Update, context: ApartContext, payload: dict[str,
         return
     text = message.text.strip()
     if not text or len(text) > MAX_NOTE_LENGTH:
-        await send(
-            context,
-            screen(
-                f"A note must be 1 to {MAX_NOTE_LENGTH} characters; yours has {len(text)}. "
-                "Send a shorter one, or tap Cancel note."
-            ),
+        warning = (
+            f"A note must be 1 to {MAX_NOTE_LENGTH} characters; yours had {len(text)}. "
+            "Send a shorter one, or tap Cancel note."
         )
+        await _ask_again(context, message, payload, note_prompt_screen(draft, item, warning))
         return
 
     await store.save_note(draft, item.id, text, staff)
@@ -508,7 +509,23 @@ async def receive_note(update: Update, context: ApartContext, payload: dict[str,
             context,
             screen("Note saved. I could not delete your message: please delete it yourself."),
         )
-    await _present_latest(context, draft, in_place_of=_live_message(draft))
+    await _present_latest(context, draft, in_place_of=_prompt(message, payload))
+
+
+async def _ask_again(
+    context: ApartContext, message: Message, payload: dict[str, Any], view: Screen
+) -> None:
+    """Refuse typed text in place: delete it, and show the prompt again with why."""
+    await delete(context, message.chat_id, message.message_id)
+    prompt = _prompt(message, payload)
+    if prompt is None or not await edit(context, *prompt, view):
+        await send(context, view)
+
+
+def _prompt(message: Message, payload: dict[str, Any]) -> tuple[int, int] | None:
+    """The chat message that asked for the typed text, as (chat id, message id)."""
+    prompt = payload.get("prompt")
+    return (message.chat_id, prompt) if isinstance(prompt, int) else None
 
 
 async def cancel_input(update: Update, context: ApartContext) -> None:
@@ -627,7 +644,13 @@ async def choose_band(update: Update, context: ApartContext) -> None:
     await context.services.store.await_text(
         context.require_staff(),
         AWAIT_REASON,
-        {"draft": draft.id, "section": section.id, "band": names[index]},
+        {
+            "draft": draft.id,
+            "section": section.id,
+            "band": names[index],
+            "computed": result.computed_band or "-",
+            "prompt": shown_on,
+        },
         shown_on,
     )
 
@@ -649,14 +672,16 @@ async def receive_reason(update: Update, context: ApartContext, payload: dict[st
     try:
         check_adjustment(context.services.instrument, scores.section(section.id), adjustment)
     except InvalidAdjustmentError as error:
-        await send(context, screen(_e(str(error))))
+        computed = str(payload.get("computed", "-"))
+        view = reason_prompt_screen(draft, adjustment.band, computed, warning=str(error))
+        await _ask_again(context, message, payload, view)
         return
 
     await store.adjust_band(draft, section.id, adjustment.band, adjustment.reason, staff)
     await store.stop_awaiting(staff)
     await store.move(draft, step=Step.SUMMARY, current_item=None, editing=False)
     await delete(context, message.chat_id, message.message_id)
-    await _present_latest(context, draft, in_place_of=_live_message(draft))
+    await _present_latest(context, draft, in_place_of=_prompt(message, payload))
 
 
 async def reset_band(update: Update, context: ApartContext) -> None:

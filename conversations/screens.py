@@ -153,14 +153,14 @@ def item_screen(instrument: Instrument, view: ItemView) -> Screen:
     return screen("\n".join(lines), [row for row in rows if row])
 
 
-def note_prompt_screen(draft: Assessment, item: Item) -> Screen:
+def note_prompt_screen(draft: Assessment, item: Item, warning: str | None = None) -> Screen:
     """Ask for a short note on one item, with a reminder to leave names out."""
     text = (
         f"<b>Note on {_e(item.label)}</b>\n"
         "Type a short note and send it. Please write no names, dates of birth, addresses, "
         "schools or phone numbers. I store the note and then delete your message here."
     )
-    return screen(text, [[("Cancel note", pack(Act.CANCEL_INPUT, draft.id))]])
+    return screen(_warned(text, warning), [[("Cancel note", pack(Act.CANCEL_INPUT, draft.id))]])
 
 
 def summary_screen(
@@ -275,13 +275,19 @@ def adjust_screen(
     return screen("\n".join(lines), rows)
 
 
-def reason_prompt_screen(draft: Assessment, band: str, computed: str) -> Screen:
+def reason_prompt_screen(
+    draft: Assessment, band: str, computed: str, warning: str | None = None
+) -> Screen:
     """Ask why the practitioner's band differs from the computed one."""
     text = (
         f"<b>Why {_e(band)} rather than {_e(computed)}?</b>\n"
         "Type the reason in a few words and send it (no names, please)."
     )
-    return screen(text, [[("Cancel", pack(Act.CANCEL_INPUT, draft.id))]])
+    return screen(_warned(text, warning), [[("Cancel", pack(Act.CANCEL_INPUT, draft.id))]])
+
+
+def _warned(text: str, warning: str | None) -> str:
+    return text if warning is None else f"{text}\n\n⚠ {_e(warning)}"
 
 
 def confirm_screen(draft: Assessment) -> Screen:

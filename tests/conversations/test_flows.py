@@ -1,0 +1,261 @@
+"""Registering, the caseload, and the assessment's side paths, through the real Application."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from apart_engine import default_instrument
+from conversations.assessment import pause_if_idle
+from tests.support.steps import assessment_steps, play, play_until
+from tests.vignettes import VIGNETTES_DIR
+
+if TYPE_CHECKING:
+    from bot.clock import FixedClock
+    from bot.harness import ChatClient
+    from bot.runtime import StandInBot
+    from bot.store import Staff
+
+
+def _steps(name: str, index: int = 0) -> list[str]:
+    vignette = json.loads((VIGNETTES_DIR / f"{name}.json").read_text("utf-8"))
+    return assessment_steps(default_instrument(), vignette, index, register=index == 0)
+
+
+def _shown(client: ChatClient) -> str:
+    return client.last_bot_message.text or ""
+
+
+class TestRegister:
+    async def test_the_suggested_code_registers_in_one_tap(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        await practitioner.send("/new")
+        await practitioner.tap("Use YP-")
+        cases = await running.services.store.caseload(practitioner_staff)
+        assert len(cases) == 1
+        assert cases[0].young_person.reference.startswith("YP-")
+        assert "is on your caseload" in _shown(practitioner)
+
+    async def test_a_name_is_refused_with_the_reason_and_nothing_is_stored(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        await practitioner.send("/new")
+        await practitioner.send("Jane")
+        assert "could be a name" in _shown(practitioner)
+        await practitioner.send("12/03/2011")
+        assert "looks like a date" in _shown(practitioner)
+        assert await running.services.store.caseload(practitioner_staff) == []
+
+        await practitioner.send("CSE-2041")
+        assert "CSE-2041 is on your caseload" in _shown(practitioner)
+
+    async def test_a_reference_already_in_use_is_refused(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        await practitioner.send("/new")
+        await practitioner.send("YP-A1")
+        await practitioner.send("/new")
+        await practitioner.send("yp-a1")
+        assert "already in use" in _shown(practitioner)
+
+
+class TestCaseload:
+    async def test_cases_show_what_is_due(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        await play(practitioner, _steps("YP-A1"))
+        await practitioner.send("/new")
+        await practitioner.send("YP-Z9")
+        await practitioner.send("/cases")
+        text = _shown(practitioner)
+        # Today is 4 Dec 2026 on the test clock, so the April review is long overdue.
+        assert "YP-A1 · review OVERDUE since 12 Apr 2026" in text
+        assert "YP-Z9 · baseline not done yet" in text
+        assert text.index("YP-A1") < text.index("YP-Z9")
+
+    async def test_a_practitioner_without_cases_is_told_how_to_add_one(
+        self, practitioner: ChatClient
+    ) -> None:
+        await practitioner.send("/assess")
+        assert "/new" in _shown(practitioner)
+
+
+class TestDates:
+    async def test_a_future_or_unreadable_date_is_refused_plainly(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        await play(practitioner, ["/new", "YP-A1", "[Start the baseline]"])
+        await practitioner.send("05/12/2026")
+        assert "is in the future" in _shown(practitioner)
+        await practitioner.send("sometime last week")
+        assert "could not read that as a date" in _shown(practitioner)
+        draft = await running.services.store.open_draft(practitioner_staff)
+        assert draft is not None
+        assert draft.assessed_on is None
+
+    async def test_a_review_cannot_predate_the_last_assessment(
+        self, practitioner: ChatClient
+    ) -> None:
+        await play(practitioner, _steps("YP-A1"))
+        await play(practitioner, ["/assess", "[YP-A1 ·]", "[Review]", "11/01/2026"])
+        assert "before the last assessment (12 Jan 2026)" in _shown(practitioner)
+
+    async def test_today_is_one_tap(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        await play(practitioner, ["/new", "YP-A1", "[Start the baseline]", "[Today, 4 Dec 2026]"])
+        draft = await running.services.store.open_draft(practitioner_staff)
+        assert draft is not None
+        assert str(draft.assessed_on) == "2026-12-04"
+        assert "Background 1 of" in _shown(practitioner)
+
+
+class TestSummary:
+    async def test_changing_an_item_from_the_summary_rescores_and_returns(
+        self, practitioner: ChatClient
+    ) -> None:
+        steps = _steps("YP-A1")
+        await play(practitioner, steps[:-2])
+        assert "Risk 62.5 · High" in _shown(practitioner)
+
+        await practitioner.tap("Change an item")
+        await practitioner.tap("Next ›")
+        await practitioner.tap("Current exploitation: 2")
+        await practitioner.tap("0 ·")
+
+        text = _shown(practitioner)
+        assert "Summary" in text
+        assert "Risk 58.3 · High" in text
+
+    async def test_a_band_moves_one_step_only_with_a_reason(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        steps = _steps("YP-A1")
+        await play(practitioner, steps[:-2])
+        await practitioner.tap("Adjust resilience band")
+        assert "Developing" in practitioner.buttons()
+        assert "Strong" not in practitioner.buttons()
+        await practitioner.tap("Developing")
+        await practitioner.send("too short")
+        assert "at least 3 words" in _shown(practitioner) or "3 words" in _shown(practitioner)
+        await practitioner.send("Strong engagement with the new worker since October")
+
+        assert "Band set to Developing by the practitioner (computed Low)" in _shown(practitioner)
+        await play(practitioner, ["[Submit]", "[Yes, submit]"])
+        history = await running.services.store.submitted(1)
+        assert history[0].resilience_band == "Developing"
+        assert history[0].resilience_score == 18.2
+
+    async def test_the_overridden_risk_band_cannot_be_lowered(
+        self, practitioner: ChatClient
+    ) -> None:
+        await play(practitioner, _steps("YP-A1")[:-2])
+        await practitioner.tap("Adjust risk band")
+        assert "cannot be moved" in _shown(practitioner)
+        assert practitioner.buttons() == ["Back to summary"]
+
+
+class TestPausing:
+    async def test_cancel_keeps_the_draft_and_assess_offers_it_back(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        remaining = await play_until(practitioner, _steps("YP-A1"), "Risk 4 of 16")
+        await practitioner.send("/cancel")
+        assert "are saved" in _shown(practitioner)
+
+        await practitioner.send("/assess")
+        await practitioner.tap("Resume YP-A1")
+        assert "Risk 4 of 16" in _shown(practitioner)
+        await play(practitioner, remaining)
+        assert "Submitted." in _shown(practitioner)
+
+    async def test_discarding_needs_a_second_tap(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        await play_until(practitioner, _steps("YP-A1"), "Risk 1 of 16")
+        await practitioner.send("/start")
+        await practitioner.tap("Discard")
+        assert await running.services.store.open_draft(practitioner_staff) is not None
+        await practitioner.tap("Yes, discard")
+        assert await running.services.store.open_draft(practitioner_staff) is None
+
+    async def test_an_idle_draft_is_paused_and_says_so(
+        self,
+        running: StandInBot,
+        practitioner: ChatClient,
+        practitioner_staff: Staff,
+        clock: FixedClock,
+    ) -> None:
+        """The idle job finds the draft untouched for the idle time and pauses it."""
+        await play_until(practitioner, _steps("YP-A1"), "Risk 6 of 16")
+        assert running.app.job_queue is not None
+        jobs = running.app.job_queue.get_jobs_by_name(f"idle-{practitioner_staff.id}")
+        assert len(jobs) == 1
+
+        clock.advance(timedelta(minutes=31))
+        await jobs[0].run(running.app)
+
+        assert "Paused after 30 minutes without activity" in _shown(practitioner)
+        assert practitioner.buttons() if practitioner.last_bot_message.buttons else True
+        await practitioner.send("/assess")
+        await practitioner.tap("Resume YP-A1")
+        assert "Risk 6 of 16" in _shown(practitioner)
+
+    async def test_a_recent_tap_keeps_the_idle_job_quiet(
+        self, running: StandInBot, practitioner: ChatClient, clock: FixedClock
+    ) -> None:
+        await play_until(practitioner, _steps("YP-A1"), "Risk 6 of 16")
+        before = _shown(practitioner)
+        clock.advance(timedelta(minutes=5))
+        assert running.app.job_queue is not None
+        for job in running.app.job_queue.jobs():
+            if job.callback is pause_if_idle:
+                await job.run(running.app)
+        assert _shown(practitioner) == before
+
+
+class TestStrayInput:
+    @pytest.mark.parametrize(
+        ("fields", "reply"),
+        [
+            ({"message": {"text": "hello"}}, "not waiting for a typed message"),
+            ({"message": {"text": "/frobnicate"}}, "do not know that command"),
+            (
+                {
+                    "message": {
+                        "sticker": {
+                            "file_id": "s1",
+                            "file_unique_id": "s1",
+                            "type": "regular",
+                            "width": 1,
+                            "height": 1,
+                            "is_animated": False,
+                            "is_video": False,
+                        }
+                    }
+                },
+                "only read text",
+            ),
+        ],
+    )
+    async def test_stray_messages_get_a_plain_answer(
+        self, practitioner: ChatClient, fields: dict[str, Any], reply: str
+    ) -> None:
+        if fields["message"].get("text", "").startswith("/"):
+            await practitioner.send(fields["message"]["text"])
+        else:
+            await practitioner.send_raw(fields)
+        assert reply in _shown(practitioner)
+
+    async def test_a_stranger_gets_one_neutral_reply_and_nothing_runs(
+        self, running: StandInBot
+    ) -> None:
+        stranger = running.client(9999, "Pat")
+        await stranger.send("/start")
+        await stranger.send("/assess")
+        texts = [m.text for m in stranger.bot_messages]
+        assert texts == ["Sorry, this bot is not available."]
