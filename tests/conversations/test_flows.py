@@ -259,3 +259,21 @@ class TestStrayInput:
         await stranger.send("/assess")
         texts = [m.text for m in stranger.bot_messages]
         assert texts == ["Sorry, this bot is not available."]
+
+
+class TestClosure:
+    async def test_a_closure_ends_the_schedule_and_the_case_leaves_the_menu(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        await play(practitioner, _steps("YP-A1"))
+        closure = _steps("YP-A1", 1)
+        closure[2] = "[Closure]"
+        await play(practitioner, closure)
+
+        assert "The case is closed: no more reviews are due." in _shown(practitioner)
+        cases = await running.services.store.caseload(practitioner_staff)
+        assert str(cases[0].young_person.closed_on) == "2026-04-14"
+        await practitioner.send("/cases")
+        assert "YP-A1 · closed 14 Apr 2026" in _shown(practitioner)
+        await practitioner.send("/assess")
+        assert "Every case is closed" in _shown(practitioner)
