@@ -47,6 +47,16 @@ async def open_services(
         await store.close()
 
 
+async def after_initialize(app: ApartApplication) -> None:
+    """Run the application's post_init hook, as PTB's own run_polling would.
+
+    We drive the application's life cycle ourselves (for graceful stops and the stand-in),
+    and PTB calls post_init only from its run_* methods.
+    """
+    if app.post_init is not None:
+        await app.post_init(app)
+
+
 @dataclass(frozen=True, slots=True)
 class StandInBot:
     """The real application running against the local Bot API stand-in."""
@@ -76,6 +86,7 @@ async def standin_bot(
             rate_limit=False,
         )
         await app.initialize()
+        await after_initialize(app)
         await app.start()
         try:
             yield StandInBot(api, app, services)
@@ -97,6 +108,7 @@ async def serve(settings: Settings, token: str) -> None:
     async with open_services(settings) as services:
         app = build_application(services, token=token)
         async with app:
+            await after_initialize(app)
             await app.start()
             assert app.updater is not None
             await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)

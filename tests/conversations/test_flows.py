@@ -277,3 +277,19 @@ class TestClosure:
         assert "YP-A1 · closed 14 Apr 2026" in _shown(practitioner)
         await practitioner.send("/assess")
         assert "Every case is closed" in _shown(practitioner)
+
+
+class TestChatHygiene:
+    async def test_a_note_is_stored_then_deleted_from_the_chat(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        note = "Three missing episodes in six weeks, returned by police twice."
+        await play_until(practitioner, _steps("YP-A1"), "Risk 3 of 16")
+
+        visible = [m.text for m in practitioner.messages if not m.from_bot]
+        assert note not in visible
+        assert (await running.services.store.notes(1)) == {"R2": note}
+
+    async def test_the_command_menu_is_set_at_start_up(self, running: StandInBot) -> None:
+        commands = [c["command"] for c in next(iter(running.api.commands.values()))]
+        assert commands == ["assess", "cases", "new", "cancel", "help"]
