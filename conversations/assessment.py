@@ -764,18 +764,15 @@ async def present(
     if in_place_of is not None and await edit(context, *in_place_of, view):
         chat_id, message_id = in_place_of
     else:
+        live = _live_message(draft)
+        if fresh and live is not None:
+            # Only the newest message may carry buttons, so the old one cannot be tapped.
+            await remove_keyboard(context, *live)
         shown = await show(context, view, fresh=fresh)
         chat = context.current_update.effective_chat if context.current_update else None
         if shown is None or chat is None:
             return
         chat_id, message_id = chat.id, shown
-        if (
-            fresh
-            and draft.message_id is not None
-            and draft.message_id != message_id
-            and draft.chat_id is not None
-        ):
-            await remove_keyboard(context, draft.chat_id, draft.message_id)
 
     await store.show_on(draft, chat_id, message_id)
     if draft.step == Step.DATE:
