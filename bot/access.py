@@ -10,6 +10,8 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from bot.logs import bind_staff
+
 if TYPE_CHECKING:
     from telegram import Update
 
@@ -70,6 +72,7 @@ async def gate(update: Update, context: ApartContext) -> None:
         raise ApplicationHandlerStop
 
     context.staff = staff
+    bind_staff(staff.id)
     context.awaiting = await store.awaiting(staff)
     if context.user_data is not None:
         context.user_data[_ADMITTED] = update.update_id

@@ -81,18 +81,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("httpx", "httpcore", "apscheduler", "telegram.ext.Application"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    from bot.logs import configure_logging
+
+    configure_logging("text", verbose=verbose)
 
 
 def _settings(**overrides: object) -> Settings:
     from bot.config import load_settings
+    from bot.logs import configure_logging
 
-    return load_settings(**overrides)
+    settings = load_settings(**overrides)
+    # Logging starts as text so that a settings error can be logged; now the format is known.
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    configure_logging(settings.log_format, verbose=verbose)
+    return settings
 
 
 def _run(args: argparse.Namespace) -> int:

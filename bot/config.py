@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -23,7 +24,17 @@ _HINTS = {
     "APART_TIMEZONE": "an IANA time zone name, such as Europe/London",
     "APART_INSTRUMENT": "the path of an instrument .toml file, or nothing for the default",
     "APART_IDLE_MINUTES": "a whole number of minutes from 1 to 1440, such as 30",
+    "APART_WEBHOOK_URL": "the public https URL Telegram posts updates to, or nothing to poll",
+    "APART_WEBHOOK_LISTEN": "the address the webhook server listens on, such as 127.0.0.1",
+    "APART_WEBHOOK_PORT": "a port number from 1 to 65535, such as 8443",
+    "APART_WEBHOOK_SECRET": (
+        "16 to 256 letters, digits, _ or -; make one with "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+    ),
+    "APART_LOG_FORMAT": "text (one plain line per event) or json (one JSON object per line)",
 }
+
+_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 
 
 class Settings(BaseSettings):
@@ -43,6 +54,13 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Europe/London", alias="APART_TIMEZONE")
     instrument: Path | None = Field(default=None, alias="APART_INSTRUMENT")
     idle_minutes: int = Field(default=30, ge=1, le=1440, alias="APART_IDLE_MINUTES")
+    webhook_url: str | None = Field(default=None, alias="APART_WEBHOOK_URL")
+    webhook_listen: str = Field(default="127.0.0.1", min_length=1, alias="APART_WEBHOOK_LISTEN")
+    webhook_port: int = Field(default=8443, ge=1, le=65535, alias="APART_WEBHOOK_PORT")
+    webhook_secret: SecretStr | None = Field(
+        default=None, validate_default=True, alias="APART_WEBHOOK_SECRET"
+    )
+    log_format: Literal["text", "json"] = Field(default="text", alias="APART_LOG_FORMAT")
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -73,6 +91,30 @@ class Settings(BaseSettings):
     def _instrument_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"no file at {value}")
+        return value
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_webhook_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_https(cls, value: str | None) -> str | None:
+        # Telegram posts updates only to https URLs.
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("is not an https URL")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_has_secret(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is not None and not _SECRET_SHAPE.match(value.get_secret_value()):
+            raise ValueError("is not 16 to 256 letters, digits, _ or -")
+        if value is None and info.data.get("webhook_url") is not None:
+            raise ValueError("must be set when APART_WEBHOOK_URL is")
         return value
 
     @field_validator("timezone")

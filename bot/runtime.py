@@ -8,6 +8,7 @@ import signal
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from apart_engine.instrument import default_instrument, load_instrument
 from bot.app import ApartApplication, Services, build_application
@@ -98,26 +99,70 @@ async def standin_bot(
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
+# How long updates in flight and running jobs get to finish once a stop is asked for; the
+# process must be gone within 10 s of SIGTERM, and closing the database takes the rest.
+STOP_GRACE_S = 8.0
+
+
 async def serve(settings: Settings, token: str) -> None:
-    """Poll Telegram until SIGINT or SIGTERM, then finish in-flight work and close cleanly."""
+    """Take updates from Telegram until SIGINT or SIGTERM, then finish in-flight work and close.
+
+    Updates come by polling, or by webhook when APART_WEBHOOK_URL is set.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    try:
+        async with open_services(settings) as services:
+            app = build_application(services, token=token)
+            await run_until(app, settings, stop)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    logger.info("Stopped; the database is closed")
 
-    async with open_services(settings) as services:
-        app = build_application(services, token=token)
-        async with app:
-            await after_initialize(app)
-            await app.start()
-            assert app.updater is not None
-            await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-            logger.info(
-                "Polling Telegram; instrument %s %s",
-                services.instrument.id,
-                services.instrument.version,
-            )
-            await stop.wait()
-            logger.info("Stopping: finishing updates in flight")
+
+async def run_until(app: ApartApplication, settings: Settings, stop: asyncio.Event) -> None:
+    """Run `app` by polling or webhook until `stop` is set, then stop it within the grace time.
+
+    Stopping takes no new updates, lets the ones in flight finish, and stops the jobs. If
+    they are not done within STOP_GRACE_S the application is left as it is: every answer a
+    practitioner was shown as saved is already committed, and the caller closes the database.
+    """
+    await app.initialize()
+    await after_initialize(app)
+    await app.start()
+    assert app.updater is not None
+    instrument = app.bot_data["services"].instrument
+    if settings.webhook_url is not None:
+        assert settings.webhook_secret is not None  # Settings refuses a webhook without one
+        await app.updater.start_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        logger.info(
+            "Taking updates by webhook on %s:%d; instrument %s %s",
+            settings.webhook_listen,
+            settings.webhook_port,
+            instrument.id,
+            instrument.version,
+        )
+    else:
+        await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        logger.info("Polling Telegram; instrument %s %s", instrument.id, instrument.version)
+
+    await stop.wait()
+    logger.info("Stopping: finishing updates in flight")
+    try:
+        async with asyncio.timeout(STOP_GRACE_S):
             await app.updater.stop()
             await app.stop()
+    except TimeoutError:
+        logger.error("Work still running after %.0f s; stopping without it", STOP_GRACE_S)
+        return
+    await app.shutdown()

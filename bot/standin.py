@@ -404,6 +404,7 @@ class StandInBotAPI:
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.left_chats: list[int] = []
         self.chat_actions: list[tuple[int, str]] = []
+        self.webhook: JSONDict = {}
         self.calls: list[ApiCall] = []
         self._faults: list[_FaultRule] = []
         self._update_ids = itertools.count(1)
@@ -429,6 +430,8 @@ class StandInBotAPI:
             "leaveChat": self._leave_chat,
             "getChat": self._get_chat,
             "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
         }
 
     # -- test controls --
@@ -856,7 +859,29 @@ class StandInBotAPI:
     def _delete_webhook(self, params: JSONDict, files: dict[str, StoredFile]) -> bool:
         if params.get("drop_pending_updates"):
             self._pending_updates.clear()
+        self.webhook = {}
         return True
+
+    def _set_webhook(self, params: JSONDict, files: dict[str, StoredFile]) -> bool:
+        url = params.get("url")
+        if not isinstance(url, str) or not url:
+            return self._delete_webhook(params, files)
+        if not url.startswith("https://"):
+            raise _Refusal("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _Refusal("Bad Request: secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            self._pending_updates.clear()
+        self.webhook = {"url": url, **{k: v for k, v in params.items() if k != "url"}}
+        return True
+
+    def _get_webhook_info(self, params: JSONDict, files: dict[str, StoredFile]) -> JSONDict:
+        return {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending_updates),
+        }
 
     # -- getUpdates --
 

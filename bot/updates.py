@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.logs import bind_update, unbind_update
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
@@ -26,6 +28,13 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Await the update's processing behind any earlier update from the same user."""
+        tokens = bind_update(update.update_id if isinstance(update, Update) else None)
+        try:
+            await self._in_order(update, coroutine)
+        finally:
+            unbind_update(tokens)
+
+    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         user_id = _user_id(update)
         if user_id is None:
             await coroutine
