@@ -1,8 +1,16 @@
-"""The gate in front of every handler: private chats with enrolled, unrevoked staff only."""
+"""The gate in front of every handler: private chats with enrolled, unrevoked staff only.
+
+It is the one place that decides who may talk to the bot. Strangers, revoked staff and
+people not yet enrolled get one neutral reply (at most hourly) and no handler runs; the only
+thing they may send is `/start CODE`, which goes on to the enrolment handler alone. An
+administrator who is not also a practitioner or lead reaches the administration commands
+and nothing that shows case data.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -22,10 +30,21 @@ logger = logging.getLogger(__name__)
 # Says nothing about who runs the bot or what it is for.
 NEUTRAL_REPLY = "Sorry, this bot is not available."
 GROUP_REPLY = "I only work in private chats, so I am leaving this group."
+ADMIN_ONLY_REPLY = (
+    "As an administrator you manage teams, staff and invitations: send /invite or "
+    "/team NAME. Case data is only for practitioners and team leads."
+)
+
+# What an administrator without a caseload may use: these commands and buttons packed with
+# ADMIN_ACTION (see conversations/admin.py).
+ADMIN_COMMANDS = frozenset({"start", "help", "cancel", "invite", "team"})
+ADMIN_ACTION = "ad"
 
 REFUSAL_INTERVAL_S = 3600.0
 _MAX_TRACKED = 10_000
 _ADMITTED = "admitted_update"
+# The characters of an invitation code (URL-safe base64), as a deep link allows them.
+_CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 class RefusalLimiter:
@@ -68,14 +87,52 @@ async def gate(update: Update, context: ApartContext) -> None:
     store = context.services.store
     staff = await store.staff_by_telegram_id(user.id)
     if staff is None or staff.revoked:
-        await _refuse(update, context, user.id)
+        if invitation_code(update) is not None:
+            # On to the enrolment handler, with no staff record: nothing else will run.
+            return
+        if update.my_chat_member is None:
+            await refuse_stranger(update, context, user.id)
         raise ApplicationHandlerStop
 
     context.staff = staff
     bind_staff(staff.id)
+    if not staff.sees_cases and not _for_administrators(update):
+        await store.audit(staff, "refused", detail="case data asked for by an administrator")
+        await refuse_admin(update, context)
+        raise ApplicationHandlerStop
     context.awaiting = await store.awaiting(staff)
     if context.user_data is not None:
         context.user_data[_ADMITTED] = update.update_id
+
+
+def invitation_code(update: Update) -> str | None:
+    """The code of a `/start CODE` message (how a deep link arrives), else None."""
+    message = update.message
+    if message is None or message.text is None:
+        return None
+    parts = message.text.split()
+    if len(parts) != 2 or parts[0].split("@")[0] != "/start":
+        return None
+    return parts[1] if _CODE_SHAPE.match(parts[1]) else None
+
+
+def _for_administrators(update: Update) -> bool:
+    """Whether the update is one of the things an administrator without cases may do."""
+    message = update.message
+    if message is not None and message.text is not None and message.text.startswith("/"):
+        return message.text.split()[0][1:].split("@")[0] in ADMIN_COMMANDS
+    query = update.callback_query
+    return query is not None and (query.data or "").split(":")[0] == ADMIN_ACTION
+
+
+async def refuse_admin(update: Update, context: ApartContext) -> None:
+    """Tell an administrator that case data is not theirs to see."""
+    if update.callback_query is not None:
+        context.callback_answered = True
+        await _quietly(update.callback_query.answer(ADMIN_ONLY_REPLY, show_alert=True))
+        return
+    if update.effective_chat is not None:
+        await _quietly(context.bot.send_message(update.effective_chat.id, ADMIN_ONLY_REPLY))
 
 
 def was_admitted(update: Update, context: ApartContext) -> bool:
@@ -83,12 +140,18 @@ def was_admitted(update: Update, context: ApartContext) -> bool:
     return context.user_data is not None and context.user_data.get(_ADMITTED) == update.update_id
 
 
-async def _refuse(update: Update, context: ApartContext, user_id: int) -> None:
+async def refuse_stranger(update: Update, context: ApartContext, user_id: int) -> None:
+    """The neutral reply, rate limited per user, for someone who may not use the bot."""
     limiter = context.application.bot_data.setdefault("refusals", RefusalLimiter())
     attempts, reply = limiter.attempt(user_id, time.monotonic())
     logger.warning(
         "Refused an update from a Telegram user who is not enrolled (attempt %d)", attempts
     )
+    if reply:
+        # At most hourly per person, so a flood cannot fill the audit trail.
+        await context.services.store.audit(
+            None, "refused", detail=f"not enrolled (attempt {attempts})"
+        )
 
     query = update.callback_query
     if query is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -17,9 +18,11 @@ from telegram.ext import (
     ExtBot,
     TypeHandler,
 )
+from telegram.request import HTTPXRequest
 
 from bot import access
 from bot.chat import answer, screen, send
+from bot.retry import RetryingRequest
 from bot.updates import PerUserUpdateProcessor
 
 if TYPE_CHECKING:
@@ -35,7 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Handler groups, in the order they run for every update.
-GATE_GROUP = -1
+GATE_GROUP = -2
+ENROL_GROUP = -1  # reached only by `/start CODE` from someone the gate does not know
 FLOW_GROUP = 0
 AFTERCARE_GROUP = 1
 
@@ -43,6 +47,9 @@ COMMANDS = (
     BotCommand("assess", "Start or carry on an assessment"),
     BotCommand("cases", "Your caseload and review dates"),
     BotCommand("new", "Register a young person"),
+    BotCommand("progress", "Charts of a case's progress: /progress YP-A1"),
+    BotCommand("digest", "Your team's digest now (team leads)"),
+    BotCommand("report", "Your team's outcomes report as a PDF (team leads)"),
     BotCommand("cancel", "Pause what you are doing"),
     BotCommand("help", "How to use this bot"),
 )
@@ -127,10 +134,10 @@ def build_application(
         .base_url(services.settings.telegram_api_base_url)
         .context_types(ContextTypes(context=ApartContext))
         .concurrent_updates(PerUserUpdateProcessor())
-        .post_init(_set_command_menu)
+        .post_init(_start_up)
     )
-    if request is not None:
-        builder = builder.request(request)
+    # Edits and button answers that fail on the way are tried again (see bot/retry.py).
+    builder = builder.request(RetryingRequest(request or HTTPXRequest(connection_pool_size=256)))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if rate_limit:
@@ -145,18 +152,46 @@ def build_application(
 
 def register_handlers(application: ApartApplication) -> None:
     """Wire the gate, every conversation and the aftercare, group by group."""
-    from conversations import assessment, caseload, register, start, typed
+    from conversations import (
+        admin,
+        assessment,
+        caseload,
+        digest,
+        enrol,
+        register,
+        reminders,
+        report,
+        start,
+        typed,
+    )
 
     application.add_handler(TypeHandler(Update, access.gate), group=GATE_GROUP)
-    for flow in (start, register, caseload, assessment, typed):
+    application.add_handlers(enrol.handlers(), group=ENROL_GROUP)
+    flows = (start, register, caseload, admin, assessment, reminders, digest, report, typed)
+    for flow in flows:
         application.add_handlers(flow.handlers(), group=FLOW_GROUP)
     application.add_handler(TypeHandler(Update, _finish_button_press), group=AFTERCARE_GROUP)
     application.add_handlers(assessment.aftercare_handlers(), group=AFTERCARE_GROUP + 1)
+    application.add_handler(TypeHandler(Update, _reachable_again), group=AFTERCARE_GROUP + 2)
     application.add_error_handler(_report_error)
+
+
+async def _start_up(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Set the command menu, then the scheduled jobs (running any missed while down)."""
+    from bot import jobs
+
+    await _set_command_menu(application)
+    await jobs.schedule_jobs(application)
 
 
 async def _set_command_menu(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     await application.bot.set_my_commands(COMMANDS)
+
+
+async def _reachable_again(update: Update, context: ApartContext) -> None:
+    """Someone the bot could not reach wrote to it: reminders and digests reach them again."""
+    if context.staff is not None and await context.services.store.mark_reachable(context.staff):
+        logger.info("Staff %s wrote again; sending to them again", context.staff.id)
 
 
 async def _finish_button_press(update: Update, context: ApartContext) -> None:
@@ -176,4 +211,8 @@ async def _report_error(update: object, context: ApartContext) -> None:
         "Sorry, something went wrong on our side. Everything you had answered is saved. "
         "Send /assess to carry on."
     )
-    await send(context, screen(html.escape(text)), chat_id=update.effective_chat.id)
+    try:
+        await send(context, screen(html.escape(text)), chat_id=update.effective_chat.id)
+    except TelegramError as error:
+        # Telegram is failing as a whole; the log has the cause, and nothing is lost.
+        logger.warning("Could not tell the practitioner about it: %s", error.message)

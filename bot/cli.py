@@ -7,8 +7,11 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot import admin_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and stop")
     migrate.set_defaults(command=_migrate)
 
+    check = commands.add_parser(
+        "check", help="check settings, instrument, database and token; say how to fix them"
+    )
+    check.set_defaults(command=_check)
+
     team = commands.add_parser("team", help="manage teams")
     team_commands = team.add_subparsers(required=True, metavar="ACTION")
     team_add = team_commands.add_parser("add", help="create a team")
@@ -77,7 +85,53 @@ def _parser() -> argparse.ArgumentParser:
         "--role", choices=["practitioner", "lead", "admin"], default="practitioner"
     )
     staff_add.set_defaults(command=_staff_add)
+    _add_outcome_commands(commands)
+    admin_cli.register(commands, staff_commands)
     return parser
+
+
+def _add_outcome_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser(
+        "report", help="write a PDF: a team's outcomes, or one young person's progress"
+    )
+    scope = report.add_mutually_exclusive_group()
+    scope.add_argument("--team", help="the team to report on (default: every team)")
+    scope.add_argument("--case", metavar="REF", help="one young person's progress instead")
+    report.add_argument("--from", dest="from_date", type=_iso_date, help="YYYY-MM-DD")
+    report.add_argument("--to", dest="to_date", type=_iso_date, help="YYYY-MM-DD (default today)")
+    report.add_argument("--out", type=Path, required=True, help="the PDF file to write")
+    report.add_argument(
+        "--min-group",
+        type=int,
+        default=5,
+        help="hide the figures of groups smaller than this (default 5)",
+    )
+    report.add_argument(
+        "--split", default="living_situation", help="background question to split figures by"
+    )
+    report.add_argument(
+        "--with-notes", action="store_true", help="include practitioners' notes (--case only)"
+    )
+    report.set_defaults(command=_report)
+
+    export = commands.add_parser(
+        "export", help="write every submitted assessment as CSV or XLSX, with a data dictionary"
+    )
+    export.add_argument("--format", choices=["csv", "xlsx"], required=True)
+    export.add_argument("--out", type=Path, required=True, help="the file to write")
+    export.add_argument("--team", help="only this team (default: every team)")
+    export.set_defaults(command=_export)
+
+    seed = commands.add_parser(
+        "seed-demo", help="fill an empty database with a clearly labelled synthetic cohort"
+    )
+    seed.add_argument("--young-people", type=int, metavar="N", help="default 52")
+    seed.add_argument("--months", type=int, metavar="M", help="default 12")
+    seed.add_argument("--seed", type=int, metavar="S", help="default 2041")
+    seed.add_argument(
+        "--until", type=_iso_date, help="last day of the cohort, YYYY-MM-DD (default today)"
+    )
+    seed.set_defaults(command=_seed_demo)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -114,6 +168,9 @@ def _demo(args: argparse.Namespace) -> int:
         for leftover in db_path.parent.glob(f"{db_path.name}*"):
             leftover.unlink()
     settings = _settings(APART_DB_PATH=db_path)
+    if not args.verbose:
+        # The transcript is the demo's output; routine log lines would only interrupt it.
+        logging.getLogger().setLevel(logging.WARNING)
     if args.script is not None:
         script: str | None = args.script.read_text(encoding="utf-8")
         interactive = False
@@ -123,13 +180,27 @@ def _demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(settings, script=script, interactive=interactive))
 
 
+def _check(args: argparse.Namespace) -> int:
+    from bot.check import Level, run_checks
+
+    findings = asyncio.run(run_checks())
+    for finding in findings:
+        print(finding.line())
+    failed = sum(finding.level is Level.FAIL for finding in findings)
+    if failed:
+        print(f"{failed} problem(s) to fix before `apart-bot run`.")
+        return 1
+    print("Ready to run.")
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from bot.store import Store
 
     settings = _settings()
 
     async def migrate() -> int:
-        store = await Store.open(settings.db_path)
+        store = await Store.open(settings.db_path, key=settings.key)
         try:
             return await store.schema_version()
         finally:
@@ -146,7 +217,7 @@ def _team_add(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def add() -> int:
-        store = await Store.open(settings.db_path)
+        store = await Store.open(settings.db_path, key=settings.key)
         try:
             return await store.add_team(args.name)
         finally:
@@ -163,7 +234,7 @@ def _staff_add(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def add() -> None:
-        store = await Store.open(settings.db_path)
+        store = await Store.open(settings.db_path, key=settings.key)
         try:
             team_id = await store.add_team(args.team)
             await store.enrol(args.telegram_user_id, team_id, Role(args.role))
@@ -172,6 +243,106 @@ def _staff_add(args: argparse.Namespace) -> int:
 
     asyncio.run(add())
     print(f"Telegram user {args.telegram_user_id} is enrolled as {args.role} of {args.team!r}.")
+    return 0
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
+
+
+def _progress(message: str) -> None:
+    print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.reports import write_case_report, write_team_report
+    from bot.runtime import open_services
+
+    settings = _settings()
+    if args.with_notes and not args.case:
+        print(
+            "apart-bot: --with-notes goes with --case; a team report never shows notes.",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def write() -> str:
+        async with open_services(settings) as services:
+            if args.case:
+                _progress(f"reading {args.case}")
+                case = await write_case_report(
+                    services, args.out, reference=args.case, with_notes=args.with_notes
+                )
+                return f"{case.pages} pages, {case.assessments} assessments"
+            team = await write_team_report(
+                services,
+                args.out,
+                team=args.team,
+                from_date=args.from_date,
+                to_date=args.to_date,
+                min_group=args.min_group,
+                split=args.split,
+                progress=_progress,
+            )
+            return f"{team.pages} pages, {team.young_people} young people"
+
+    summary = asyncio.run(write())
+    print(f"Wrote {args.out} ({summary}).")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bot.export import export_to
+    from bot.runtime import open_services
+
+    settings = _settings()
+
+    async def write() -> tuple[list[Path], int]:
+        async with open_services(settings) as services:
+            _progress("reading submitted assessments")
+            return await export_to(services, args.format, args.out, team=args.team)
+
+    files, rows = asyncio.run(write())
+    print(f"Wrote {rows} assessments to {' and '.join(str(f) for f in files)}.")
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, time
+
+    from bot.clock import FixedClock
+    from bot.runtime import open_services
+    from bot.seed import seed_cohort
+
+    settings = _settings()
+    until = args.until or datetime.now(settings.tz).date()
+    # A clock fixed at the cohort's end makes every stored timestamp repeatable from the seed.
+    clock = FixedClock(datetime.combine(until, time(12), tzinfo=UTC))
+
+    def progress(done: int, total: int) -> None:
+        if done % 10 == 0 or done == total:
+            _progress(f"{done} of {total} synthetic young people")
+
+    async def seed() -> str:
+        async with open_services(settings, clock=clock) as services:
+            chosen = {"young_people": args.young_people, "months": args.months, "seed": args.seed}
+            summary = await seed_cohort(
+                services.store,
+                services.instrument,
+                until=until,
+                progress=progress,
+                **{name: value for name, value in chosen.items() if value is not None},
+            )
+        return (
+            f"{summary.young_people} synthetic young people and {summary.assessments} "
+            f"assessments from {summary.first_date} to {summary.last_date}"
+        )
+
+    written = asyncio.run(seed())
+    print(f"Wrote {written} to {settings.db_path}.")
     return 0
 
 

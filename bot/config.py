@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,9 +33,21 @@ _HINTS = {
         "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
     ),
     "APART_LOG_FORMAT": "text (one plain line per event) or json (one JSON object per line)",
+    "APART_DB_KEY": "a long passphrase for SQLCipher, or nothing for a plain database",
+    "APART_RETENTION_MONTHS": "how many months after closure a case is kept, such as 72",
+    "APART_BOT_USERNAME": "the bot's @username without the @, such as apart_north_bot",
+    "APART_DUE_SOON_DAYS": "how many days before its due date a review is due soon, such as 7",
+    "APART_QUIET_HOURS": "from-to local times with nothing sent, such as 21:00-08:00, or nothing",
+    "APART_WEEKEND_SENDING": "true to send reminders and digests at weekends, else false",
+    "APART_REMINDER_TIME": "the local time of the daily reminders, outside quiet hours: 09:00",
+    "APART_DIGEST_DAY": "the weekday of the leads' digest, such as monday",
+    "APART_DIGEST_TIME": "the local time of the leads' digest, outside quiet hours: 08:30",
 }
 
 _SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+
+_QUIET_SHAPE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class Settings(BaseSettings):
@@ -61,11 +74,35 @@ class Settings(BaseSettings):
         default=None, validate_default=True, alias="APART_WEBHOOK_SECRET"
     )
     log_format: Literal["text", "json"] = Field(default="text", alias="APART_LOG_FORMAT")
+    db_key: SecretStr | None = Field(default=None, alias="APART_DB_KEY")
+    retention_months: int = Field(default=72, ge=1, le=1200, alias="APART_RETENTION_MONTHS")
+    bot_username: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$", alias="APART_BOT_USERNAME"
+    )
+    # Reminders and digests; the times are local, in APART_TIMEZONE.
+    due_soon_days: int = Field(default=7, ge=0, le=90, alias="APART_DUE_SOON_DAYS")
+    quiet_hours: str | None = Field(default="21:00-08:00", alias="APART_QUIET_HOURS")
+    weekend_sending: bool = Field(default=False, alias="APART_WEEKEND_SENDING")
+    reminder_time: time = Field(default=time(9, 0), alias="APART_REMINDER_TIME")
+    digest_day: str = Field(default="monday", alias="APART_DIGEST_DAY")
+    digest_time: time = Field(default=time(8, 30), alias="APART_DIGEST_TIME")
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("db_key", "bot_username", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("db_key")
+    @classmethod
+    def _key_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 12:
+            raise ValueError("is shorter than 12 characters")
+        return value
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -117,6 +154,50 @@ class Settings(BaseSettings):
             raise ValueError("must be set when APART_WEBHOOK_URL is")
         return value
 
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _blank_quiet_hours_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours_are_a_span(cls, value: str | None) -> str | None:
+        if value is not None and not _QUIET_SHAPE.match(value.strip()):
+            raise ValueError(f"{value!r} is not two times like 21:00-08:00")
+        if value is not None and value.split("-")[0] == value.split("-")[1]:
+            raise ValueError("starts and ends at the same time")
+        return value.strip() if value is not None else None
+
+    @field_validator("reminder_time", "digest_time")
+    @classmethod
+    def _time_is_outside_quiet_hours(cls, value: time, info: ValidationInfo) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("must not carry a time zone: APART_TIMEZONE sets it")
+        window = _quiet_window(info.data.get("quiet_hours"))
+        if window is not None and in_quiet_hours(value, window):
+            raise ValueError(f"{value:%H:%M} falls in the quiet hours, so nothing would be sent")
+        return value
+
+    @field_validator("digest_day", mode="before")
+    @classmethod
+    def _digest_day_is_a_weekday(cls, value: object, info: ValidationInfo) -> object:
+        day = str(value).strip().lower()
+        if day not in WEEKDAYS:
+            raise ValueError(f"{value!r} is not a day of the week")
+        if WEEKDAYS.index(day) >= 5 and not info.data.get("weekend_sending"):
+            raise ValueError("is at the weekend, but APART_WEEKEND_SENDING is false")
+        return day
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """The local times from which and until which nothing is sent, if any."""
+        return _quiet_window(self.quiet_hours)
+
+    @property
+    def digest_weekday(self) -> int:
+        """The digest's day as a number, Monday being 0."""
+        return WEEKDAYS.index(self.digest_day)
+
     @field_validator("timezone")
     @classmethod
     def _timezone_is_known(cls, value: str) -> str:
@@ -125,6 +206,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not a time zone") from None
         return value
+
+    @property
+    def key(self) -> str | None:
+        """The database key, or None when the database is not to be encrypted."""
+        return self.db_key.get_secret_value() if self.db_key is not None else None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -151,6 +237,21 @@ def load_settings(**overrides: object) -> Settings:
         name = _alias_of(name)
         reason = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name} {reason}: put {_HINTS.get(name, 'a valid value')}.") from None
+
+
+def in_quiet_hours(moment: time, window: tuple[time, time]) -> bool:
+    """Whether a local time of day falls in the quiet window (which may span midnight)."""
+    start, end = window
+    if start < end:
+        return start <= moment < end
+    return moment >= start or moment < end
+
+
+def _quiet_window(value: str | None) -> tuple[time, time] | None:
+    if value is None:
+        return None
+    start, end = value.split("-")
+    return time.fromisoformat(start), time.fromisoformat(end)
 
 
 def _alias_of(name: str) -> str:

@@ -3,13 +3,16 @@
 from apart_engine.errors import ApartError
 
 __all__ = [
+    "AccessError",
     "ApartError",
     "ConfigError",
     "DatabaseTooNewError",
     "DuplicateReferenceError",
     "InvalidDateError",
     "InvalidReferenceError",
+    "InvitationError",
     "StoreError",
+    "UnknownInvitationError",
 ]
 
 
@@ -35,3 +38,15 @@ class InvalidReferenceError(ApartError):
 
 class InvalidDateError(ApartError):
     """A typed assessment date was refused; the message says why in plain words."""
+
+
+class InvitationError(ApartError):
+    """An invitation code cannot be used: expired, already used, or never issued."""
+
+
+class UnknownInvitationError(InvitationError):
+    """No invitation was ever issued with this code (or it was mistyped)."""
+
+
+class AccessError(ApartError):
+    """The member of staff may not do this; the message says so in plain words."""

@@ -130,6 +130,23 @@ class ChatClient:
             fields["edited_message"] = {**defaults, **fields["edited_message"]}
         await self._deliver_one(fields)
 
+    async def add_bot_to_group(self, group_id: int, title: str = "A group") -> None:
+        """Add the bot to a group chat, as this person: Telegram sends my_chat_member."""
+        self.api.add_group_chat(group_id, title)
+        await self._deliver_one(
+            {"my_chat_member": self.api.bot_added_json(group_id, self.user_id)}
+        )
+
+    async def send_in_group(self, group_id: int, text: str) -> None:
+        """Write in a group chat the bot is in (a /command gets its entity)."""
+        self.api.add_group_chat(group_id, "A group")
+        stored = self.api.receive_group_message(group_id, self.user_id, text)
+        await self._deliver_one({"message": self.api.message_json(stored)})
+
+    def group_messages(self, group_id: int) -> list[StoredMessage]:
+        """The visible messages in a group chat, the bot's included."""
+        return [m for m in self.api.chats[group_id].messages.values() if not m.deleted]
+
     async def deliver_concurrently(self, *updates: JSONDict) -> None:
         """Deliver several updates at once through the update processor."""
         self._last_input_mark = len(self._chat.events)

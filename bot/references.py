@@ -87,3 +87,21 @@ def _has_date_run(text: str) -> bool:
             if 1900 <= day.year <= 2100:
                 return True
     return False
+
+
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_POSTCODE_IN_TEXT = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
+
+
+def personal_data_in(text: str) -> list[str]:
+    """What in a free-text note looks like contact details or a date of birth, in words."""
+    found = []
+    if _PHONE.search(text):
+        found.append("a phone number")
+    if _EMAIL_IN_TEXT.search(text):
+        found.append("an email address")
+    if _POSTCODE_IN_TEXT.search(text):
+        found.append("a postcode")
+    if _DATE.search(text) or _has_date_run(text):
+        found.append("a date (a date of birth?)")
+    return found

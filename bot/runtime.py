@@ -39,7 +39,7 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """The instrument loaded and the store opened and migrated; the store closes after."""
     instrument = instrument_for(settings)
-    store = await Store.open(settings.db_path, clock=clock)
+    store = await Store.open(settings.db_path, clock=clock, key=settings.key)
     try:
         yield Services(
             settings=settings, store=store, instrument=instrument, clock=clock or SystemClock()
@@ -98,6 +98,11 @@ async def standin_bot(
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
+NO_KEY_WARNING = (
+    "APART_DB_KEY IS NOT SET: the database %s is NOT ENCRYPTED. Anyone who can read the "
+    "file can read every assessment. Set APART_DB_KEY and run `apart-bot encrypt-db`."
+)
+
 
 # How long updates in flight and running jobs get to finish once a stop is asked for; the
 # process must be gone within 10 s of SIGTERM, and closing the database takes the rest.
@@ -113,6 +118,8 @@ async def serve(settings: Settings, token: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if settings.key is None:
+        logger.warning(NO_KEY_WARNING, settings.db_path)
     try:
         async with open_services(settings) as services:
             app = build_application(services, token=token)

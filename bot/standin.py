@@ -128,6 +128,8 @@ class StoredMessage:
     photo: StoredFile | None = None
     document: StoredFile | None = None
     caption: str | None = None
+    sender_id: int | None = None
+    """Who wrote a user's message in a group chat (a private chat's sender is its user)."""
 
     @property
     def buttons(self) -> tuple[tuple[tuple[str, str | None], ...], ...]:
@@ -150,7 +152,7 @@ class ChatEvent:
 
 @dataclass
 class StoredChat:
-    """A private chat between the bot and one user."""
+    """A private chat between the bot and one user, or a group the bot was added to."""
 
     chat_id: int
     first_name: str
@@ -158,6 +160,7 @@ class StoredChat:
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     events: list[ChatEvent] = field(default_factory=list)
     next_message_id: int = 1
+    type: Literal["private", "group"] = "private"
 
 
 @dataclass
@@ -442,6 +445,38 @@ class StandInBotAPI:
             self.chats[user_id] = StoredChat(chat_id=user_id, first_name=first_name)
         return self.chats[user_id]
 
+    def add_group_chat(self, chat_id: int, title: str) -> StoredChat:
+        """Make a group chat known (ids of groups are negative, as on Telegram)."""
+        if chat_id not in self.chats:
+            self.chats[chat_id] = StoredChat(chat_id=chat_id, first_name=title, type="group")
+        return self.chats[chat_id]
+
+    def receive_group_message(self, chat_id: int, user_id: int, text: str) -> StoredMessage:
+        """Store a message a user wrote in a group chat."""
+        chat = self.chats[chat_id]
+        message = StoredMessage(
+            message_id=self._allocate_message_id(chat),
+            chat_id=chat_id,
+            from_bot=False,
+            date=int(self.clock()),
+            text=text,
+            entities=tuple(_bot_command_entity(text)),
+            sender_id=user_id,
+        )
+        self._store(chat, message, "new")
+        return message
+
+    def bot_added_json(self, chat_id: int, user_id: int) -> JSONDict:
+        """The my_chat_member update body Telegram sends when a user adds the bot to a chat."""
+        bot = self.bot_user_json()
+        return {
+            "chat": self.chat_json(self.chats[chat_id]),
+            "from": self.user_json(self.chats[user_id]),
+            "date": int(self.clock()),
+            "old_chat_member": {"user": bot, "status": "left"},
+            "new_chat_member": {"user": bot, "status": "member"},
+        }
+
     def fail_next(
         self,
         method: str,
@@ -548,13 +583,17 @@ class StandInBotAPI:
         }
 
     def chat_json(self, chat: StoredChat) -> JSONDict:
-        """Return the Chat object of a private chat."""
+        """Return the Chat object of a private chat (or of a group, titled by its name)."""
+        if chat.type == "group":
+            return {"id": chat.chat_id, "type": "group", "title": chat.first_name}
         return {"id": chat.chat_id, "type": "private", "first_name": chat.first_name}
 
     def message_json(self, message: StoredMessage) -> JSONDict:
         """Return the Message object Telegram would send for a stored message."""
         chat = self.chats[message.chat_id]
         sender = self.bot_user_json() if message.from_bot else self.user_json(chat)
+        if message.sender_id is not None:
+            sender = self.user_json(self.chats[message.sender_id])
         data: JSONDict = {
             "message_id": message.message_id,
             "date": message.date,
@@ -952,6 +991,13 @@ def _error_body(refusal: _Refusal) -> bytes:
     if refusal.parameters:
         body["parameters"] = refusal.parameters
     return json.dumps(body).encode()
+
+
+def _bot_command_entity(text: str) -> list[JSONDict]:
+    if not text.startswith("/"):
+        return []
+    command = text.split(maxsplit=1)[0]
+    return [{"type": "bot_command", "offset": 0, "length": _utf16_length(command)}]
 
 
 def _optional_int(value: object) -> int | None:

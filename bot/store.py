@@ -8,24 +8,35 @@ connection; other processes on the same file are kept in step by WAL and the bus
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import secrets
 import sqlite3
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from apart_engine.schedule import add_months
+from bot import encryption
 from bot.clock import Clock, SystemClock, from_db, to_db
-from bot.errors import DatabaseTooNewError, DuplicateReferenceError, StoreError
+from bot.errors import (
+    AccessError,
+    DatabaseTooNewError,
+    DuplicateReferenceError,
+    InvitationError,
+    StoreError,
+    UnknownInvitationError,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
-    from pathlib import Path
+    from collections.abc import AsyncIterator, Iterable, Sequence
 
     from apart_engine.instrument import AssessmentKind
 
@@ -34,6 +45,9 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5_000
 
 JsonValue = int | str | list[str] | None
+
+# 16 random bytes: a 22-character code, unguessable and short enough for a deep link.
+INVITATION_BYTES = 16
 
 
 class Role(StrEnum):
@@ -70,6 +84,17 @@ class Staff:
     team_id: int | None
     role: Role
     revoked: bool
+    is_admin: bool = False
+
+    @property
+    def can_administer(self) -> bool:
+        """Whether this member of staff manages teams, staff and invitations."""
+        return self.role is Role.ADMIN or self.is_admin
+
+    @property
+    def sees_cases(self) -> bool:
+        """Whether this member of staff may see any case data at all (admins alone do not)."""
+        return self.role is not Role.ADMIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +153,41 @@ class CaseSummary:
     draft_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class AnalysisRow:
+    """One submitted assessment with its answers, as reports and exports read it."""
+
+    assessment_id: int
+    young_person_id: int
+    reference: str
+    team: str
+    kind: str
+    assessed_on: date
+    instrument_id: str
+    instrument_version: str
+    risk_score: float | None
+    risk_band: str | None
+    resilience_score: float | None
+    resilience_band: str | None
+    scores: dict[str, Any]
+    answers: dict[str, JsonValue]
+    notes: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEntry:
+    """A line of the staff list: the record, the team's name and the caseload's size."""
+
+    staff: Staff
+    team_name: str | None
+    cases: int
+    enrolled_at: datetime
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.strip().encode("utf-8")).hexdigest()
+
+
 def _migrations() -> list[tuple[int, str, str]]:
     """The numbered SQL files shipped in the `migrations` package, in order."""
     found = []
@@ -160,10 +220,17 @@ class Store:
         self._lock = _ReentrantTaskLock()
 
     @classmethod
-    async def open(cls, path: Path | str, *, clock: Clock | None = None) -> Store:
-        """Open (creating if need be) and migrate the database at `path`."""
-        connection = await aiosqlite.connect(str(path), isolation_level=None)
-        connection.row_factory = aiosqlite.Row
+    async def open(
+        cls, path: Path | str, *, clock: Clock | None = None, key: str | None = None
+    ) -> Store:
+        """Open (creating if need be) and migrate the database at `path`, encrypted if keyed.
+
+        A key that does not open the file raises WrongKeyError before anything is written.
+        """
+        file = Path(path)
+        await asyncio.to_thread(encryption.check_opens, file, key)
+        connection = await aiosqlite.Connection(encryption.connector(file, key), 64)
+        connection.row_factory = encryption.row_type(key)
         store = cls(connection, clock or SystemClock())
         try:
             await store._configure()
@@ -229,14 +296,15 @@ class Store:
             await self._db.commit()
 
     async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._lock:
-            cursor = await self._db.execute(sql, tuple(params))
-            return await cursor.fetchone()
+        """The first row of a query that matches one row or a few (it reads them all)."""
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def _fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        # One trip to the database thread rather than two (execute, then fetch): each trip
+        # costs tens of microseconds, and a tap makes several reads.
         async with self._lock:
-            cursor = await self._db.execute(sql, tuple(params))
-            return list(await cursor.fetchall())
+            return list(await self._db.execute_fetchall(sql, tuple(params)))
 
     def _now(self) -> str:
         return to_db(self._clock.now())
@@ -281,7 +349,7 @@ class Store:
 
     async def add_young_person(self, reference: str, practitioner: Staff) -> YoungPerson:
         """Register a case reference on the practitioner's caseload."""
-        if practitioner.team_id is None:
+        if practitioner.team_id is None or not practitioner.sees_cases:
             raise StoreError("Only staff who belong to a team can register young people.")
         async with self.transaction() as db:
             try:
@@ -290,7 +358,7 @@ class Store:
                     " VALUES (?, ?, ?, ?)",
                     (reference, practitioner.team_id, practitioner.id, self._now()),
                 )
-            except sqlite3.IntegrityError:
+            except encryption.INTEGRITY_ERRORS:
                 raise DuplicateReferenceError(
                     f"{reference} is already in use. Choose another reference."
                 ) from None
@@ -305,12 +373,16 @@ class Store:
         return row is not None
 
     async def young_person(self, young_person_id: int, viewer: Staff) -> YoungPerson | None:
-        """The young person, if `viewer` may see the case; None otherwise."""
+        """The young person, if `viewer` may see the case; None otherwise. Both are audited."""
         row = await self._fetchone(
             f"SELECT * FROM young_people yp WHERE yp.id = ? AND {_VISIBLE_TO}",
             (young_person_id, *_visibility(viewer)),
         )
-        return _young_person(row) if row else None
+        if row is None:
+            await self._refuse(viewer, "young_people", young_person_id)
+            return None
+        await self.audit(viewer, "view", young_person_id=young_person_id)
+        return _young_person(row)
 
     async def caseload(self, viewer: Staff) -> list[CaseSummary]:
         """The cases `viewer` looks after, with their schedule dates, by reference."""
@@ -327,6 +399,7 @@ class Store:
             " (SELECT id FROM assessments a WHERE a.young_person_id = yp.id"
             "   AND a.status = 'draft') AS draft_id"
             f" FROM young_people yp WHERE yp.practitioner_id = ? AND {_NOT_REVOKED}"
+            " AND yp.erased_at IS NULL"
             " ORDER BY yp.reference",
             (viewer.id,),
         )
@@ -371,7 +444,7 @@ class Store:
                         now,
                     ),
                 )
-            except sqlite3.IntegrityError:
+            except encryption.INTEGRITY_ERRORS:
                 raise StoreError(f"{young_person.reference} already has an open draft.") from None
             assessment_id = cursor.lastrowid
             assert assessment_id is not None
@@ -388,12 +461,15 @@ class Store:
         return found
 
     async def assessment(self, assessment_id: int, viewer: Staff) -> Assessment | None:
-        """The assessment, if `viewer` may see its case; None otherwise."""
+        """The assessment, if `viewer` may see its case; None (and a refusal audited) otherwise."""
         row = await self._fetchone(
             f"{_ASSESSMENT_SELECT} WHERE a.id = ? AND {_VISIBLE_TO}",
             (assessment_id, *_visibility(viewer)),
         )
-        return _assessment(row) if row else None
+        if row is None:
+            await self._refuse(viewer, "assessments", assessment_id)
+            return None
+        return _assessment(row)
 
     async def open_draft(self, viewer: Staff) -> Assessment | None:
         """The draft on `viewer`'s caseload touched most recently, if any."""
@@ -425,6 +501,17 @@ class Store:
         """The answers given so far, by item id (None stands for Unknown or skipped)."""
         rows = await self._fetchall(
             "SELECT item_id, value FROM answers WHERE assessment_id = ?", (assessment_id,)
+        )
+        return {row["item_id"]: _loads(row["value"]) for row in rows}
+
+    async def answers_on_record(self, young_person_id: int) -> dict[str, JsonValue]:
+        """Answers of the young person's submitted assessments; the latest wins for each item."""
+        rows = await self._fetchall(
+            "SELECT an.item_id, an.value FROM answers an"
+            " JOIN assessments a ON a.id = an.assessment_id"
+            " WHERE a.young_person_id = ? AND a.status = 'submitted'"
+            " ORDER BY a.assessed_on, a.id",
+            (young_person_id,),
         )
         return {row["item_id"]: _loads(row["value"]) for row in rows}
 
@@ -460,10 +547,10 @@ class Store:
         double tap or an old button can neither store twice nor skip an item.
         """
         async with self.transaction() as db:
-            cursor = await db.execute(
+            rows = await db.execute_fetchall(
                 "SELECT status, step, current_item FROM assessments WHERE id = ?", (draft.id,)
             )
-            row = await cursor.fetchone()
+            row = next(iter(rows), None)
             if row is None or row["status"] != Status.DRAFT:
                 return AnswerOutcome.CLOSED
             if row["step"] != draft.step or row["current_item"] != item_id:
@@ -725,9 +812,777 @@ class Store:
 
     # Enrolment, access and privacy
 
+    async def teams(self) -> list[tuple[int, str]]:
+        """Every team as (id, name), by name."""
+        rows = await self._fetchall("SELECT id, name FROM teams ORDER BY name")
+        return [(row["id"], row["name"]) for row in rows]
+
+    async def team_id(self, name: str) -> int | None:
+        """The id of the team of that name (case-insensitively), if there is one."""
+        row = await self._fetchone("SELECT id FROM teams WHERE name = ?", (name,))
+        return int(row["id"]) if row else None
+
+    async def create_invitation(
+        self,
+        team_id: int | None,
+        role: Role,
+        expires_at: datetime,
+        created_by: Staff | None,
+        *,
+        is_admin: bool = False,
+    ) -> str:
+        """Issue a single-use invitation and return its code; only the code's hash is kept."""
+        if created_by is not None and (created_by.revoked or not created_by.can_administer):
+            raise AccessError("Only an administrator can create invitations.")
+        if role is not Role.ADMIN and team_id is None:
+            raise StoreError("A practitioner or lead must be invited to a team.")
+        code = secrets.token_urlsafe(INVITATION_BYTES)
+        role_text = role.value if not is_admin or role is Role.ADMIN else f"{role.value}+admin"
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO invitations (code_hash, team_id, role, created_by, created_at,"
+                " expires_at, is_admin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _code_hash(code),
+                    team_id,
+                    role.value,
+                    created_by.id if created_by else None,
+                    self._now(),
+                    to_db(expires_at),
+                    int(is_admin or role is Role.ADMIN),
+                ),
+            )
+            await self._audit(
+                db, created_by.id if created_by else None, "invite", detail=role_text
+            )
+        return code
+
+    async def redeem_invitation(self, code: str, telegram_user_id: int) -> Staff:
+        """Enrol the sender with the invitation's team and role, using the invitation up."""
+        now = self._now()
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT * FROM invitations WHERE code_hash = ?", (_code_hash(code),)
+            )
+            invitation = await cursor.fetchone()
+            if invitation is None:
+                raise UnknownInvitationError("No invitation has this code.")
+            if invitation["used_at"] is not None or invitation["expires_at"] <= now:
+                raise InvitationError(
+                    "This invitation has expired or has already been used. Ask the person "
+                    "who invited you for a new one."
+                )
+            await db.execute(
+                "INSERT INTO staff (telegram_user_id, team_id, role, is_admin, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_user_id) DO UPDATE SET"
+                " team_id = excluded.team_id, role = excluded.role,"
+                " is_admin = excluded.is_admin, revoked_at = NULL",
+                (
+                    telegram_user_id,
+                    invitation["team_id"],
+                    invitation["role"],
+                    invitation["is_admin"],
+                    now,
+                ),
+            )
+            staff = await self.staff_by_telegram_id(telegram_user_id)
+            assert staff is not None
+            await db.execute(
+                "UPDATE invitations SET used_at = ?, used_by = ? WHERE id = ?",
+                (now, staff.id, invitation["id"]),
+            )
+            await self._audit(
+                db,
+                staff.id,
+                "enrol",
+                detail=f"{staff.role.value} by invitation {invitation['id']}",
+            )
+        return staff
+
+    async def bootstrap_admin(self, telegram_user_id: int) -> Staff:
+        """Enrol the very first administrator; refused once any administrator exists."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT 1 FROM staff WHERE (is_admin = 1 OR role = 'admin') AND revoked_at IS NULL"
+            )
+            if await cursor.fetchone() is not None:
+                raise AccessError(
+                    "There is already an administrator. Ask them for an invitation instead."
+                )
+            await db.execute(
+                "INSERT INTO staff (telegram_user_id, team_id, role, is_admin, created_at)"
+                " VALUES (?, NULL, 'admin', 1, ?) ON CONFLICT (telegram_user_id) DO UPDATE SET"
+                " is_admin = 1, revoked_at = NULL",
+                (telegram_user_id, self._now()),
+            )
+            staff = await self.staff_by_telegram_id(telegram_user_id)
+            assert staff is not None
+            await self._audit(db, None, "enrol", detail=f"staff {staff.id} bootstrapped as admin")
+        return staff
+
+    async def staff_list(self) -> list[StaffEntry]:
+        """Everyone ever enrolled, revoked or not, with their team and caseload size."""
+        rows = await self._fetchall(
+            "SELECT s.*, t.name AS team_name,"
+            " (SELECT count(*) FROM young_people yp WHERE yp.practitioner_id = s.id"
+            "   AND yp.erased_at IS NULL) AS cases"
+            " FROM staff s LEFT JOIN teams t ON t.id = s.team_id ORDER BY t.name, s.id"
+        )
+        return [
+            StaffEntry(_staff(row), row["team_name"], row["cases"], from_db(row["created_at"]))
+            for row in rows
+        ]
+
+    async def revoke(
+        self, telegram_user_id: int, by: Staff | None, *, actor: str | None = None
+    ) -> Staff | None:
+        """Revoke a member of staff at once; their drafts stay for a lead to reassign."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE staff SET revoked_at = ? WHERE telegram_user_id = ?"
+                " AND revoked_at IS NULL",
+                (self._now(), telegram_user_id),
+            )
+            staff = await self.staff_by_telegram_id(telegram_user_id)
+            if staff is None or cursor.rowcount != 1:
+                return None
+            await db.execute("DELETE FROM chat_state WHERE staff_id = ?", (staff.id,))
+            detail = f"staff {staff.id}" + (f" by {actor}" if actor else "")
+            await self._audit(db, by.id if by else None, "revoke", detail=detail)
+        return staff
+
+    async def team_cases(self, lead: Staff) -> list[YoungPerson]:
+        """The open cases of a lead's team, whoever holds them (revoked staff included)."""
+        if lead.role is not Role.LEAD or lead.revoked:
+            return []
+        rows = await self._fetchall(
+            "SELECT * FROM young_people yp WHERE yp.team_id = ? AND yp.erased_at IS NULL"
+            " AND yp.closed_on IS NULL ORDER BY yp.reference",
+            (lead.team_id,),
+        )
+        return [_young_person(row) for row in rows]
+
+    async def team_members(self, team_id: int) -> list[Staff]:
+        """The team's unrevoked practitioners and leads: who may hold a case."""
+        rows = await self._fetchall(
+            "SELECT * FROM staff WHERE team_id = ? AND revoked_at IS NULL"
+            " AND role IN ('practitioner', 'lead') ORDER BY id",
+            (team_id,),
+        )
+        return [_staff(row) for row in rows]
+
+    async def transfer(self, young_person: YoungPerson, to: Staff, lead: Staff) -> bool:
+        """Give a case, its history and any open draft to another member of its team.
+
+        Only a lead of the case's team may, and only to an unrevoked practitioner or lead of
+        that team; the draft forgets the chat message that showed it to the previous holder.
+        """
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE young_people SET practitioner_id = ? WHERE id = ? AND team_id = ?"
+                " AND erased_at IS NULL"
+                " AND EXISTS (SELECT 1 FROM staff l WHERE l.id = ? AND l.role = 'lead'"
+                "   AND l.team_id = young_people.team_id AND l.revoked_at IS NULL)"
+                " AND EXISTS (SELECT 1 FROM staff s WHERE s.id = ? AND s.team_id = ?"
+                "   AND s.role IN ('practitioner', 'lead') AND s.revoked_at IS NULL)",
+                (to.id, young_person.id, lead.team_id, lead.id, to.id, lead.team_id),
+            )
+            if cursor.rowcount != 1:
+                await self._audit(
+                    db,
+                    lead.id,
+                    "refused",
+                    young_person_id=young_person.id,
+                    detail="transfer not allowed",
+                )
+                return False
+            await db.execute(
+                "UPDATE assessments SET chat_id = NULL, message_id = NULL"
+                " WHERE young_person_id = ? AND status = 'draft'",
+                (young_person.id,),
+            )
+            await self._audit(
+                db,
+                lead.id,
+                "transfer",
+                young_person_id=young_person.id,
+                detail=f"staff {young_person.practitioner_id} to staff {to.id}",
+            )
+        return True
+
+    async def find_case(self, reference: str) -> YoungPerson | None:
+        """The case with this reference, erased or not, for the operator's command line."""
+        row = await self._fetchone("SELECT * FROM young_people WHERE reference = ?", (reference,))
+        return _young_person(row) if row else None
+
+    async def audit_entries(
+        self, *, young_person_id: int | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Audit entries, oldest first, about one case and/or from a moment on."""
+        rows = await self._fetchall(
+            "SELECT * FROM audit WHERE (? IS NULL OR young_person_id = ?)"
+            " AND (? IS NULL OR at >= ?) ORDER BY id",
+            (
+                young_person_id,
+                young_person_id,
+                to_db(since) if since else None,
+                to_db(since) if since else None,
+            ),
+        )
+        return [dict(row) for row in rows]
+
+    async def export_case(self, young_person_id: int, actor: str) -> dict[str, Any]:
+        """Everything held about one young person, for a subject access request (audited)."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT * FROM young_people WHERE id = ?", (young_person_id,)
+            )
+            case = await cursor.fetchone()
+            if case is None:
+                raise StoreError("There is no such case.")
+            cursor = await db.execute(
+                "SELECT * FROM assessments WHERE young_person_id = ? ORDER BY id",
+                (young_person_id,),
+            )
+            assessments = []
+            for row in await cursor.fetchall():
+                record = dict(row)
+                record["scores"] = json.loads(record.pop("scores_json") or "null")
+                for table, key in (("answers", "item_id"), ("notes", "item_id")):
+                    rows = await (
+                        await db.execute(
+                            f"SELECT * FROM {table} WHERE assessment_id = ? ORDER BY {key}",
+                            (row["id"],),
+                        )
+                    ).fetchall()
+                    record[table] = [dict(r) for r in rows]
+                for answer in record["answers"]:
+                    answer["value"] = _loads(answer["value"])
+                adjustments = await (
+                    await db.execute(
+                        "SELECT * FROM band_adjustments WHERE assessment_id = ?", (row["id"],)
+                    )
+                ).fetchall()
+                record["band_adjustments"] = [dict(r) for r in adjustments]
+                assessments.append(record)
+            await self._audit(
+                db, None, "export", young_person_id=young_person_id, detail=f"by {actor}"
+            )
+            cursor = await db.execute(
+                "SELECT * FROM audit WHERE young_person_id = ? ORDER BY id", (young_person_id,)
+            )
+            audit = [dict(row) for row in await cursor.fetchall()]
+        return {
+            "young_person": dict(case),
+            "assessments": assessments,
+            "audit": audit,
+            "exported_at": self._now(),
+        }
+
+    async def erase_case(self, young_person_id: int, actor: str, by: Staff | None = None) -> bool:
+        """Remove a case's answers, notes, adjustments and scores; False if already erased.
+
+        The case keeps its reference and the dates of its assessments, so the audit trail
+        still reads; an open draft is discarded.
+        """
+        now = self._now()
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE young_people SET erased_at = ?, erased_by = ?"
+                " WHERE id = ? AND erased_at IS NULL",
+                (now, by.id if by else None, young_person_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            owned = "SELECT id FROM assessments WHERE young_person_id = ?"
+            for table in ("answers", "notes", "band_adjustments"):
+                await db.execute(
+                    f"DELETE FROM {table} WHERE assessment_id IN ({owned})", (young_person_id,)
+                )
+            await db.execute(
+                "UPDATE assessments SET risk_score = NULL, risk_band = NULL,"
+                " resilience_score = NULL, resilience_band = NULL, scores_json = NULL,"
+                " current_item = NULL, chat_id = NULL, message_id = NULL,"
+                " status = CASE status WHEN 'draft' THEN 'discarded' ELSE status END,"
+                " updated_at = ? WHERE young_person_id = ?",
+                (now, young_person_id),
+            )
+            await self._audit(
+                db,
+                by.id if by else None,
+                "erase",
+                young_person_id=young_person_id,
+                detail=f"by {actor}",
+            )
+        return True
+
+    async def retention_due(self, today: date, months: int) -> list[YoungPerson]:
+        """Closed, unerased cases whose closure is at least `months` before `today`."""
+        rows = await self._fetchall(
+            "SELECT * FROM young_people WHERE closed_on IS NOT NULL AND erased_at IS NULL"
+            " ORDER BY closed_on, reference"
+        )
+        cases = [_young_person(row) for row in rows]
+        return [
+            case
+            for case in cases
+            if case.closed_on is not None and add_months(case.closed_on, months) <= today
+        ]
+
+    async def _refuse(self, viewer: Staff, table: str, row_id: int) -> None:
+        """Audit a read refused by the visibility rule, naming the case only if it exists."""
+        if table == "young_people":
+            row = await self._fetchone("SELECT id FROM young_people WHERE id = ?", (row_id,))
+            young_person_id = row["id"] if row else None
+            assessment_id = None
+        else:
+            row = await self._fetchone(
+                "SELECT id, young_person_id FROM assessments WHERE id = ?", (row_id,)
+            )
+            young_person_id = row["young_person_id"] if row else None
+            assessment_id = row["id"] if row else None
+        detail = "case not visible" if row else f"no such {table} row {row_id}"
+        await self.audit(
+            viewer,
+            "refused",
+            young_person_id=young_person_id,
+            assessment_id=assessment_id,
+            detail=detail,
+        )
+
     # Reminders and digests
 
+    async def reminder_recipients(self) -> list[Staff]:
+        """Staff holding an open case who are neither revoked nor unreachable."""
+        rows = await self._fetchall(
+            "SELECT s.* FROM staff s WHERE s.revoked_at IS NULL AND s.unreachable_since IS NULL"
+            " AND EXISTS (SELECT 1 FROM young_people yp WHERE yp.practitioner_id = s.id"
+            "   AND yp.closed_on IS NULL)"
+            " ORDER BY s.id"
+        )
+        return [_staff(row) for row in rows]
+
+    async def digest_recipients(self) -> list[Staff]:
+        """Team leads who are neither revoked nor unreachable."""
+        rows = await self._fetchall(
+            "SELECT s.* FROM staff s WHERE s.role = 'lead' AND s.team_id IS NOT NULL"
+            " AND s.revoked_at IS NULL AND s.unreachable_since IS NULL ORDER BY s.id"
+        )
+        return [_staff(row) for row in rows]
+
+    async def mark_unreachable(self, staff: Staff) -> None:
+        """Note that Telegram refuses messages to this member of staff (kept until they write)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE staff SET unreachable_since = COALESCE(unreachable_since, ?) WHERE id = ?",
+                (self._now(), staff.id),
+            )
+
+    async def mark_reachable(self, staff: Staff) -> bool:
+        """Clear the unreachable mark; True if there was one to clear."""
+        if not await self.is_unreachable(staff):
+            return False
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE staff SET unreachable_since = NULL"
+                " WHERE id = ? AND unreachable_since IS NOT NULL",
+                (staff.id,),
+            )
+        return cursor.rowcount == 1
+
+    async def is_unreachable(self, staff: Staff) -> bool:
+        """Whether proactive messages to this member of staff are being skipped."""
+        row = await self._fetchone("SELECT unreachable_since FROM staff WHERE id = ?", (staff.id,))
+        return row is not None and row["unreachable_since"] is not None
+
+    async def claim_reminders(
+        self, recipient: Staff, due: Sequence[DueReminder], today: date
+    ) -> ReminderClaim:
+        """Take the reminders not yet sent, all at once; snoozed cases are set aside.
+
+        Claiming before sending is what keeps a second sweep, or a second instance on the
+        same database, from sending the same reminder: only one of them gets each row.
+        """
+        claimed: list[ClaimedReminder] = []
+        snoozed: dict[int, date] = {}
+        async with self.transaction() as db:
+            for item in due:
+                key = (recipient.id, item.young_person_id, item.due_on.isoformat())
+                cursor = await db.execute(
+                    "SELECT until, reminded_at FROM snoozes"
+                    " WHERE recipient_id = ? AND young_person_id = ? AND due_on = ?",
+                    key,
+                )
+                snooze = await cursor.fetchone()
+                if snooze is not None and date.fromisoformat(snooze["until"]) > today:
+                    snoozed[item.young_person_id] = date.fromisoformat(snooze["until"])
+                    continue
+                comeback = False
+                if snooze is not None and snooze["reminded_at"] is None:
+                    cursor = await db.execute(
+                        "UPDATE snoozes SET reminded_at = ? WHERE recipient_id = ?"
+                        " AND young_person_id = ? AND due_on = ? AND reminded_at IS NULL",
+                        (self._now(), *key),
+                    )
+                    comeback = cursor.rowcount == 1
+                cursor = await db.execute(
+                    "INSERT INTO reminders_sent (recipient_id, young_person_id, due_on, kind,"
+                    " claimed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (*key, item.kind, self._now()),
+                )
+                ledger = cursor.rowcount == 1
+                if ledger or comeback:
+                    claimed.append(ClaimedReminder(item, ledger=ledger, snooze=comeback))
+        return ReminderClaim(tuple(claimed), snoozed)
+
+    async def settle_reminders(
+        self, recipient: Staff, claimed: Sequence[ClaimedReminder], *, sent: bool
+    ) -> None:
+        """Record claimed reminders as sent, or give them back when the message failed."""
+        async with self.transaction() as db:
+            for claim in claimed:
+                key = (recipient.id, claim.item.young_person_id, claim.item.due_on.isoformat())
+                if sent and claim.ledger:
+                    await db.execute(
+                        "UPDATE reminders_sent SET sent_at = ? WHERE recipient_id = ?"
+                        " AND young_person_id = ? AND due_on = ? AND kind = ?",
+                        (self._now(), *key, claim.item.kind),
+                    )
+                if not sent and claim.ledger:
+                    await db.execute(
+                        "DELETE FROM reminders_sent WHERE recipient_id = ?"
+                        " AND young_person_id = ? AND due_on = ? AND kind = ?",
+                        (*key, claim.item.kind),
+                    )
+                if not sent and claim.snooze:
+                    await db.execute(
+                        "UPDATE snoozes SET reminded_at = NULL WHERE recipient_id = ?"
+                        " AND young_person_id = ? AND due_on = ?",
+                        key,
+                    )
+
+    async def snooze(
+        self, recipient: Staff, young_person_id: int, due_on: date, until: date
+    ) -> YoungPerson | None:
+        """Hold back reminders of one of the recipient's open cases until `until`."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                f"SELECT yp.* FROM young_people yp WHERE yp.id = ? AND yp.practitioner_id = ?"
+                f" AND yp.closed_on IS NULL AND {_NOT_REVOKED}",
+                (young_person_id, recipient.id),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return None
+            await db.execute(
+                "INSERT INTO snoozes (recipient_id, young_person_id, due_on, until, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (recipient_id, young_person_id, due_on)"
+                " DO UPDATE SET until = excluded.until, created_at = excluded.created_at,"
+                " reminded_at = NULL",
+                (
+                    recipient.id,
+                    young_person_id,
+                    due_on.isoformat(),
+                    until.isoformat(),
+                    self._now(),
+                ),
+            )
+            await self._audit(
+                db, recipient.id, "snooze", young_person_id=young_person_id, detail=str(until)
+            )
+        return _young_person(row)
+
+    async def snoozed(self, recipient: Staff, today: date) -> dict[tuple[int, date], date]:
+        """The recipient's snoozes still running: (case id, due date) to the snooze's end."""
+        rows = await self._fetchall(
+            "SELECT young_person_id, due_on, until FROM snoozes"
+            " WHERE recipient_id = ? AND until > ?",
+            (recipient.id, today.isoformat()),
+        )
+        return {
+            (row["young_person_id"], date.fromisoformat(row["due_on"])): date.fromisoformat(
+                row["until"]
+            )
+            for row in rows
+        }
+
+    async def claim_digest(self, recipient: Staff, week_of: date) -> bool:
+        """Take the recipient's digest for the week; False if it was taken already."""
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO digests_sent (recipient_id, week_of, claimed_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (recipient.id, week_of.isoformat(), self._now()),
+            )
+        return cursor.rowcount == 1
+
+    async def settle_digest(self, recipient: Staff, week_of: date, *, sent: bool) -> None:
+        """Record a claimed digest as sent, or give it back when the message failed."""
+        async with self.transaction() as db:
+            if sent:
+                await db.execute(
+                    "UPDATE digests_sent SET sent_at = ? WHERE recipient_id = ? AND week_of = ?",
+                    (self._now(), recipient.id, week_of.isoformat()),
+                )
+            else:
+                await db.execute(
+                    "DELETE FROM digests_sent WHERE recipient_id = ? AND week_of = ?",
+                    (recipient.id, week_of.isoformat()),
+                )
+
+    async def last_job_slot(self, job: str) -> datetime | None:
+        """The scheduled moment of the job's last completed run, if it ever ran."""
+        row = await self._fetchone("SELECT slot FROM job_runs WHERE job = ?", (job,))
+        return from_db(row["slot"]) if row else None
+
+    async def record_job_run(self, job: str, slot: datetime) -> None:
+        """Note that the job's run for `slot` finished; an earlier slot never replaces a later."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO job_runs (job, slot, finished_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (job) DO UPDATE SET slot = excluded.slot,"
+                " finished_at = excluded.finished_at WHERE excluded.slot > job_runs.slot",
+                (job, to_db(slot), self._now()),
+            )
+
+    async def team_caseload(self, lead: Staff) -> list[CaseSummary]:
+        """The open cases of the lead's team, with their schedule dates; none for a non-lead."""
+        rows = await self._fetchall(
+            f"{_CASE_SUMMARY_SELECT} WHERE yp.team_id = ? AND yp.closed_on IS NULL"
+            f" AND ? = 'lead' AND {_VISIBLE_TO} ORDER BY yp.reference",
+            (lead.team_id, lead.role.value, *_visibility(lead)),
+        )
+        return [_case_summary(row) for row in rows]
+
+    async def lead_team(self, lead: Staff) -> list[Staff]:
+        """The unrevoked staff of the lead's team; none for a non-lead."""
+        rows = await self._fetchall(
+            "SELECT s.* FROM staff s WHERE s.team_id = ? AND s.revoked_at IS NULL"
+            " AND EXISTS (SELECT 1 FROM staff l WHERE l.id = ? AND l.role = 'lead'"
+            "   AND l.team_id = s.team_id AND l.revoked_at IS NULL)"
+            " ORDER BY s.id",
+            (lead.team_id, lead.id),
+        )
+        return [_staff(row) for row in rows]
+
+    async def team_history(self, lead: Staff) -> list[ScoredAssessment]:
+        """Every submitted assessment of the lead's team's cases, case by case, oldest first."""
+        rows = await self._fetchall(
+            f"{_ASSESSMENT_SELECT} WHERE a.status = 'submitted' AND yp.team_id = ?"
+            f" AND ? = 'lead' AND {_VISIBLE_TO}"
+            " ORDER BY yp.reference, a.assessed_on, a.id",
+            (lead.team_id, lead.role.value, *_visibility(lead)),
+        )
+        return [_scored(row, ()) for row in rows]
+
+    async def stale_drafts(
+        self, lead: Staff, started_before: datetime
+    ) -> list[tuple[str, int, datetime]]:
+        """The team's drafts opened before `started_before`: (reference, practitioner, opened)."""
+        rows = await self._fetchall(
+            f"{_ASSESSMENT_SELECT} WHERE a.status = 'draft' AND a.started_at < ?"
+            f" AND yp.team_id = ? AND ? = 'lead' AND {_VISIBLE_TO} ORDER BY a.started_at",
+            (to_db(started_before), lead.team_id, lead.role.value, *_visibility(lead)),
+        )
+        return [
+            (row["reference"], row["practitioner_id"], from_db(row["started_at"])) for row in rows
+        ]
+
+    async def case_by_reference(self, reference: str, viewer: Staff) -> YoungPerson | None:
+        """The young person with this reference (any case), if `viewer` may see the case."""
+        row = await self._fetchone(
+            f"SELECT * FROM young_people yp WHERE yp.reference = ? AND {_VISIBLE_TO}",
+            (reference, *_visibility(viewer)),
+        )
+        return _young_person(row) if row else None
+
+    async def case_history(
+        self, young_person_id: int, viewer: Staff, events_item: str
+    ) -> list[ScoredAssessment]:
+        """The case's submitted assessments with their recorded events, if `viewer` may see it."""
+        rows = await self._fetchall(
+            f"{_ASSESSMENT_SELECT} WHERE a.status = 'submitted' AND yp.id = ?"
+            f" AND {_VISIBLE_TO} ORDER BY a.assessed_on, a.id",
+            (young_person_id, *_visibility(viewer)),
+        )
+        found = []
+        for row in rows:
+            answer = await self._fetchone(
+                "SELECT value FROM answers WHERE assessment_id = ? AND item_id = ?",
+                (row["id"], events_item),
+            )
+            events = _loads(answer["value"]) if answer else None
+            found.append(_scored(row, tuple(events) if isinstance(events, list) else ()))
+        return found
+
     # Analysis and export
+
+    async def analysis_rows(
+        self,
+        viewer: Staff | None,
+        *,
+        purpose: str,
+        team: str | None = None,
+        reference: str | None = None,
+        with_notes: bool = False,
+    ) -> list[AnalysisRow]:
+        """Submitted assessments for a report or an export, oldest first, each case audited.
+
+        `viewer` None is the command line on the server; a member of staff sees only the
+        cases they may see. Erased cases are never included; notes only when asked for.
+        """
+        where = ["a.status = 'submitted'", "a.assessed_on IS NOT NULL", "yp.erased_at IS NULL"]
+        params: list[Any] = []
+        if viewer is not None:
+            where.append(_VISIBLE_TO)
+            params += _visibility(viewer)
+        if team is not None:
+            where.append("t.name = ?")
+            params.append(team)
+        if reference is not None:
+            where.append("yp.reference = ?")
+            params.append(reference)
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "SELECT a.*, yp.reference, t.name AS team_name FROM assessments a"
+                " JOIN young_people yp ON yp.id = a.young_person_id"
+                " JOIN teams t ON t.id = yp.team_id"
+                f" WHERE {' AND '.join(where)} ORDER BY yp.reference, a.assessed_on, a.id",
+                params,
+            )
+            found = list(await cursor.fetchall())
+            answers = await self._by_assessment(db, "answers", "value", found)
+            notes = await self._by_assessment(db, "notes", "text", found) if with_notes else {}
+            for young_person_id in dict.fromkeys(row["young_person_id"] for row in found):
+                await self._audit(
+                    db,
+                    viewer.id if viewer else None,
+                    "export",
+                    young_person_id=young_person_id,
+                    detail=purpose + (" with notes" if with_notes else ""),
+                )
+        return [
+            AnalysisRow(
+                assessment_id=row["id"],
+                young_person_id=row["young_person_id"],
+                reference=row["reference"],
+                team=row["team_name"],
+                kind=row["kind"],
+                assessed_on=date.fromisoformat(row["assessed_on"]),
+                instrument_id=row["instrument_id"],
+                instrument_version=row["instrument_version"],
+                risk_score=row["risk_score"],
+                risk_band=row["risk_band"],
+                resilience_score=row["resilience_score"],
+                resilience_band=row["resilience_band"],
+                scores=json.loads(row["scores_json"]) if row["scores_json"] else {},
+                answers={k: _loads(v) for k, v in answers.get(row["id"], {}).items()},
+                notes=notes.get(row["id"], {}),
+            )
+            for row in found
+        ]
+
+    async def _by_assessment(
+        self, db: aiosqlite.Connection, table: str, column: str, rows: list[aiosqlite.Row]
+    ) -> dict[int, dict[str, str]]:
+        """A column of `answers` or `notes` for the given assessments, by assessment and item."""
+        grouped: dict[int, dict[str, str]] = {}
+        ids = [row["id"] for row in rows]
+        # Chunks stay under SQLite's limit on bound parameters.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            # The table and column names come from the two call sites above, never from input.
+            cursor = await db.execute(
+                f"SELECT assessment_id, item_id, {column} FROM {table}"
+                f" WHERE assessment_id IN ({marks})",
+                chunk,
+            )
+            for row in await cursor.fetchall():
+                grouped.setdefault(row["assessment_id"], {})[row["item_id"]] = row[column]
+        return grouped
+
+    async def team_names(self) -> list[str]:
+        """The names of every team, alphabetically."""
+        rows = await self._fetchall("SELECT name FROM teams ORDER BY name")
+        return [row["name"] for row in rows]
+
+    async def team_name(self, team_id: int) -> str | None:
+        """The name of the team with this id, if there is one."""
+        row = await self._fetchone("SELECT name FROM teams WHERE id = ?", (team_id,))
+        return row["name"] if row else None
+
+    async def count_young_people(self) -> int:
+        """How many young people the database holds, erased ones included."""
+        row = await self._fetchone("SELECT count(*) FROM young_people")
+        return int(row[0]) if row else 0
+
+    async def add_submitted_assessment(
+        self,
+        young_person: YoungPerson,
+        staff: Staff,
+        *,
+        kind: AssessmentKind,
+        assessed_on: date,
+        instrument_id: str,
+        instrument_version: str,
+        answers: dict[str, JsonValue],
+        scores: dict[str, Any],
+        risk: tuple[float | None, str | None],
+        resilience: tuple[float | None, str | None],
+    ) -> int:
+        """Write a whole submitted assessment at once (the synthetic cohort uses this).
+
+        The caller scores the answers with the engine; a closure closes the case.
+        """
+        now = self._now()
+        async with self.transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO assessments (young_person_id, kind, status, instrument_id,"
+                " instrument_version, assessed_on, step, started_by, started_at, updated_at,"
+                " submitted_by, submitted_at, risk_score, risk_band, resilience_score,"
+                " resilience_band, scores_json)"
+                " VALUES (?, ?, 'submitted', ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    young_person.id,
+                    kind.value,
+                    instrument_id,
+                    instrument_version,
+                    assessed_on.isoformat(),
+                    staff.id,
+                    now,
+                    now,
+                    staff.id,
+                    now,
+                    *risk,
+                    *resilience,
+                    json.dumps(scores),
+                ),
+            )
+            assessment_id = cursor.lastrowid
+            assert assessment_id is not None
+            await db.executemany(
+                "INSERT INTO answers (assessment_id, item_id, value, answered_by, answered_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (assessment_id, item_id, json.dumps(value), staff.id, now)
+                    for item_id, value in answers.items()
+                ],
+            )
+            if kind.value == "closure":
+                await db.execute(
+                    "UPDATE young_people SET closed_on = ? WHERE id = ?",
+                    (assessed_on.isoformat(), young_person.id),
+                )
+            await self._audit(
+                db,
+                staff.id,
+                "submit",
+                young_person_id=young_person.id,
+                assessment_id=assessment_id,
+                detail=f"{kind.value} (synthetic)",
+            )
+        return assessment_id
 
     async def _audit(
         self,
@@ -775,10 +1630,12 @@ class _ReentrantTaskLock:
 
 
 # A young person is visible to their practitioner, and to the leads of their team, and only
-# while the viewer is not revoked.
+# while the viewer is not revoked and the case is not erased. An admin's role is 'admin', so
+# an admin sees no case unless enrolled as a lead or practitioner with is_admin set.
 _VISIBLE_TO = (
     "(yp.practitioner_id = ? OR (yp.team_id = ? AND ? = 'lead'))"
     " AND EXISTS (SELECT 1 FROM staff s WHERE s.id = ? AND s.revoked_at IS NULL)"
+    " AND yp.erased_at IS NULL"
 )
 _NOT_REVOKED = (
     "EXISTS (SELECT 1 FROM staff s WHERE s.id = yp.practitioner_id AND s.revoked_at IS NULL)"
@@ -810,6 +1667,7 @@ def _staff(row: aiosqlite.Row) -> Staff:
         team_id=row["team_id"],
         role=Role(row["role"]),
         revoked=row["revoked_at"] is not None,
+        is_admin=bool(row["is_admin"]),
     )
 
 
@@ -844,4 +1702,97 @@ def _assessment(row: aiosqlite.Row) -> Assessment:
         risk_band=row["risk_band"],
         resilience_score=row["resilience_score"],
         resilience_band=row["resilience_band"],
+    )
+
+
+# Reminders and digests: what the store hands the scheduler and the digest.
+
+_CASE_SUMMARY_SELECT = (
+    "SELECT yp.*,"
+    " (SELECT assessed_on FROM assessments a WHERE a.young_person_id = yp.id"
+    "   AND a.status = 'submitted' AND a.kind = 'baseline') AS baseline_on,"
+    " (SELECT assessed_on FROM assessments a WHERE a.young_person_id = yp.id"
+    "   AND a.status = 'submitted' ORDER BY assessed_on DESC, id DESC LIMIT 1) AS latest_on,"
+    " (SELECT kind FROM assessments a WHERE a.young_person_id = yp.id"
+    "   AND a.status = 'submitted' ORDER BY assessed_on DESC, id DESC LIMIT 1) AS latest_kind,"
+    " (SELECT id FROM assessments a WHERE a.young_person_id = yp.id"
+    "   AND a.status = 'draft') AS draft_id"
+    " FROM young_people yp"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DueReminder:
+    """One case to remind its practitioner of: its due date and whether it is overdue."""
+
+    young_person_id: int
+    reference: str
+    due_on: date
+    kind: str
+    """'due_soon' or 'overdue'."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedReminder:
+    """A reminder this sweep took: a new ledger row, a snooze coming back, or both."""
+
+    item: DueReminder
+    ledger: bool
+    snooze: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderClaim:
+    """What a sweep may send one recipient, and which cases are snoozed until when."""
+
+    claimed: tuple[ClaimedReminder, ...]
+    snoozed: dict[int, date]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredAssessment:
+    """A submitted assessment's scores, as charts and digests read them."""
+
+    id: int
+    young_person_id: int
+    reference: str
+    practitioner_id: int
+    kind: str
+    assessed_on: date
+    submitted_at: datetime | None
+    risk_score: float | None
+    risk_band: str | None
+    resilience_score: float | None
+    resilience_band: str | None
+    scores: dict[str, Any] | None
+    events: tuple[str, ...]
+
+
+def _case_summary(row: aiosqlite.Row) -> CaseSummary:
+    return CaseSummary(
+        young_person=_young_person(row),
+        baseline_on=_date(row["baseline_on"]),
+        latest_on=_date(row["latest_on"]),
+        latest_kind=row["latest_kind"],
+        draft_id=row["draft_id"],
+    )
+
+
+def _scored(row: aiosqlite.Row, events: tuple[str, ...]) -> ScoredAssessment:
+    assessed_on = _date(row["assessed_on"])
+    assert assessed_on is not None, "a submitted assessment always has its date"
+    return ScoredAssessment(
+        id=row["id"],
+        young_person_id=row["young_person_id"],
+        reference=row["reference"],
+        practitioner_id=row["practitioner_id"],
+        kind=row["kind"],
+        assessed_on=assessed_on,
+        submitted_at=from_db(row["submitted_at"]) if row["submitted_at"] else None,
+        risk_score=row["risk_score"],
+        risk_band=row["risk_band"],
+        resilience_score=row["resilience_score"],
+        resilience_band=row["resilience_band"],
+        scores=json.loads(row["scores_json"]) if row["scores_json"] else None,
+        events=events,
     )

@@ -32,6 +32,7 @@ from bot.callbacks import pack, pattern, unpack
 from bot.chat import Screen, answer, delete, edit, remove_keyboard, screen, send, show
 from bot.clock import today
 from bot.errors import InvalidDateError
+from bot.references import personal_data_in
 from bot.store import AnswerOutcome, Assessment, Status
 from conversations.screens import (
     KEEP,
@@ -500,6 +501,10 @@ async def receive_note(update: Update, context: ApartContext, payload: dict[str,
         )
         await _ask_again(context, message, payload, note_prompt_screen(draft, item, warning))
         return
+    concerns = personal_data_in(text)
+    if concerns:
+        await _confirm_flagged_note(context, message, payload, draft, item, text, concerns)
+        return
 
     await store.save_note(draft, item.id, text, staff)
     await store.stop_awaiting(staff)
@@ -510,6 +515,54 @@ async def receive_note(update: Update, context: ApartContext, payload: dict[str,
             screen("Note saved. I could not delete your message: please delete it yourself."),
         )
     await _present_latest(context, draft, in_place_of=_prompt(message, payload))
+
+
+async def _confirm_flagged_note(
+    context: ApartContext,
+    message: Message,
+    payload: dict[str, Any],
+    draft: Assessment,
+    item: Item,
+    text: str,
+    concerns: list[str],
+) -> None:
+    """Hold a note that may identify someone until it is confirmed or typed again."""
+    # The note waits in the chat state (the same database), never in memory, until decided.
+    await context.services.store.await_text(
+        context.require_staff(), AWAIT_NOTE, {**payload, "pending": text}, payload.get("prompt")
+    )
+    warning = (
+        f"Your note seems to contain {' and '.join(concerns)}. Notes must not identify anyone. "
+        "Type it again without that, or tap Save anyway if it is safe."
+    )
+    view = note_prompt_screen(draft, item, warning)
+    save = (("Save anyway", pack(Act.SAVE_NOTE, draft.id, item.id)),)
+    await _ask_again(context, message, payload, dataclasses.replace(view, rows=(save, *view.rows)))
+
+
+async def save_flagged_note(update: Update, context: ApartContext) -> None:
+    """Save anyway: store the note held back for a second look."""
+    callback = unpack(_data(update))
+    draft = await _open_draft_from(update, context, step=Step.ITEM)
+    if draft is None:
+        return
+    store = context.services.store
+    staff = context.require_staff()
+    awaiting = context.awaiting
+    pending = awaiting.payload.get("pending") if awaiting else None
+    if (
+        awaiting is None
+        or awaiting.kind != AWAIT_NOTE
+        or awaiting.payload.get("draft") != draft.id
+        or awaiting.payload.get("item") != callback.arg(1)
+        or not isinstance(pending, str)
+    ):
+        await answer(context, _MOVED_ON)
+        return
+    await store.save_note(draft, callback.arg(1), pending, staff)
+    await store.stop_awaiting(staff)
+    await answer(context, "Note saved.")
+    await _present_latest(context, draft)
 
 
 async def _ask_again(
@@ -774,7 +827,8 @@ async def present(
             return
         chat_id, message_id = chat.id, shown
 
-    await store.show_on(draft, chat_id, message_id)
+    if (draft.chat_id, draft.message_id) != (chat_id, message_id):
+        await store.show_on(draft, chat_id, message_id)
     if draft.step == Step.DATE:
         await store.await_text(staff, AWAIT_DATE, {"draft": draft.id}, message_id)
 
@@ -814,13 +868,14 @@ async def _item_view(context: ApartContext, draft: Assessment) -> Any:
     item = instrument.item(draft.current_item)
     answers = await store.answers(draft.id)
     notes = await store.notes(draft.id)
-    on_record = await _on_record(context, draft)
-    same_role = [
-        i for i in _items(context, draft) if _role_of(context, i) is _role_of(context, item)
-    ]
+    role = _role_of(context, item)
+    # Only background items have a record to show, and reading it takes a query per
+    # earlier assessment, so rating screens skip it.
+    on_record = await _on_record(context, draft) if role is SectionRole.CONTEXT else {}
+    same_role = [i for i in _items(context, draft) if _role_of(context, i) is role]
     first_background = (
         draft.kind != AssessmentKind.BASELINE
-        and _role_of(context, item) is SectionRole.CONTEXT
+        and role is SectionRole.CONTEXT
         and same_role[0].id == item.id
         and not draft.editing
         and bool(on_record)
@@ -926,11 +981,7 @@ async def _on_record(context: ApartContext, draft: Assessment) -> dict[str, Json
     """At a review or closure: the background as the last submitted assessment left it."""
     if draft.kind == AssessmentKind.BASELINE:
         return {}
-    store = context.services.store
-    history = await store.submitted(draft.young_person_id)
-    record: dict[str, JsonValue] = {}
-    for assessment in history:
-        record.update(await store.answers(assessment.id))
+    record = await context.services.store.answers_on_record(draft.young_person_id)
     instrument = context.services.instrument
     wanted = {i.id for i in _items(context, draft) if _role_of(context, i) is SectionRole.CONTEXT}
     per_assessment = {i.id for i in instrument.items_for(AssessmentKind.REVIEW)} - {
@@ -1043,9 +1094,7 @@ async def _visible_young_person(
     if young_person_id is not None:
         found = await context.services.store.young_person(young_person_id, context.require_staff())
     if found is None:
-        await context.services.store.audit(
-            context.staff, "refused", young_person_id=young_person_id, detail="case not visible"
-        )
+        # The store has audited the refusal.
         await answer(context, "That case is not available to you.", alert=True)
     return found
 
@@ -1191,6 +1240,7 @@ _BUTTONS: dict[Act, Callable[[Update, ApartContext], Coroutine[Any, Any, None]]]
     Act.PAUSE: pause,
     Act.NOTE: ask_note,
     Act.CANCEL_INPUT: cancel_input,
+    Act.SAVE_NOTE: save_flagged_note,
     Act.SUMMARY: show_summary,
     Act.CHANGE: list_items_to_change,
     Act.EDIT: edit_item,

@@ -64,6 +64,7 @@ class Act(StrEnum):
     SUBMIT = "su"
     CONFIRM = "cf"
     CANCEL_INPUT = "ci"
+    SAVE_NOTE = "sn"
 
 
 # Values of the VALUE action besides a rating or an option's position.

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.chat import edit, screen, send
+from bot.store import Role
 from conversations.screens import paused_screen, resume_offer_rows
 
 if TYPE_CHECKING:
@@ -23,6 +24,13 @@ HELP = (
     "Every answer is saved the moment you tap it. If the chat is interrupted, send /assess "
     "to carry on where you were."
 )
+ADMIN_HELP = (
+    "<b>Administration</b>\n"
+    "/invite makes a single-use invitation link for a new member of staff.\n"
+    "/team NAME creates a team.\n"
+    "Staff lists and revocation are on the command line: <code>apart-bot staff list</code>, "
+    "<code>apart-bot revoke USER</code>."
+)
 
 
 async def greet(update: Update, context: ApartContext) -> None:
@@ -30,6 +38,9 @@ async def greet(update: Update, context: ApartContext) -> None:
     store = context.services.store
     staff = context.require_staff()
     await store.stop_awaiting(staff)
+    if not staff.sees_cases:
+        await send(context, screen(ADMIN_HELP))
+        return
 
     drafts = [
         d
@@ -49,7 +60,13 @@ async def greet(update: Update, context: ApartContext) -> None:
 
 async def show_help(update: Update, context: ApartContext) -> None:
     """/help: the commands in plain words."""
-    await send(context, screen(HELP))
+    staff = context.require_staff()
+    text = HELP if staff.sees_cases else ADMIN_HELP
+    if staff.role is Role.LEAD:
+        text += "\n\n/transfer gives a case of your team to another practitioner."
+    if staff.sees_cases and staff.can_administer:
+        text += "\n\n" + ADMIN_HELP
+    await send(context, screen(text))
 
 
 async def cancel(update: Update, context: ApartContext) -> None:

@@ -48,6 +48,16 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(APART_DB_PATH=tmp_path / "apart.db")
 
 
+DB_KEY = "a made-up test passphrase"
+
+
+@pytest.fixture(params=["plain", "encrypted"])
+def db_key(request: pytest.FixtureRequest) -> str | None:
+    """None for a plain database, then a key for one encrypted with SQLCipher: store tests
+    taking this fixture run both ways (pass it to `Store.open(..., key=db_key)`)."""
+    return DB_KEY if request.param == "encrypted" else None
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     """A clock standing at 10:00 UTC on 4 December 2026, moved only by the test."""
