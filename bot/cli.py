@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PLAIN_HELP = "confirm a plain file may be written from an encrypted database"
+
+
 def _add_outcome_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = commands.add_parser(
         "report", help="write a PDF: a team's outcomes, or one young person's progress"
@@ -112,6 +115,7 @@ def _add_outcome_commands(commands: argparse._SubParsersAction[argparse.Argument
     report.add_argument(
         "--with-notes", action="store_true", help="include practitioners' notes (--case only)"
     )
+    report.add_argument("--plain", action="store_true", help=_PLAIN_HELP)
     report.set_defaults(command=_report)
 
     export = commands.add_parser(
@@ -120,6 +124,7 @@ def _add_outcome_commands(commands: argparse._SubParsersAction[argparse.Argument
     export.add_argument("--format", choices=["csv", "xlsx"], required=True)
     export.add_argument("--out", type=Path, required=True, help="the file to write")
     export.add_argument("--team", help="only this team (default: every team)")
+    export.add_argument("--plain", action="store_true", help=_PLAIN_HELP)
     export.set_defaults(command=_export)
 
     seed = commands.add_parser(
@@ -253,6 +258,16 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-31") from None
 
 
+def _refuse_plain_copy(settings: Settings, args: argparse.Namespace, what: str) -> None:
+    from bot.errors import ConfigError
+
+    if settings.key is not None and not args.plain:
+        raise ConfigError(
+            f"The database is encrypted but {what} is a plain file. Add --plain to confirm, "
+            "and keep the file somewhere as safe as the database."
+        )
+
+
 def _progress(message: str) -> None:
     print(f"… {message}", file=sys.stderr, flush=True)
 
@@ -262,6 +277,8 @@ def _report(args: argparse.Namespace) -> int:
     from bot.runtime import open_services
 
     settings = _settings()
+    if args.case:
+        _refuse_plain_copy(settings, args, "a case report")
     if args.with_notes and not args.case:
         print(
             "apart-bot: --with-notes goes with --case; a team report never shows notes.",
@@ -299,6 +316,7 @@ def _export(args: argparse.Namespace) -> int:
     from bot.runtime import open_services
 
     settings = _settings()
+    _refuse_plain_copy(settings, args, "an export")
 
     async def write() -> tuple[list[Path], int]:
         async with open_services(settings) as services:

@@ -292,4 +292,13 @@ class TestChatHygiene:
 
     async def test_the_command_menu_is_set_at_start_up(self, running: StandInBot) -> None:
         commands = [c["command"] for c in next(iter(running.api.commands.values()))]
-        assert commands == ["assess", "cases", "new", "cancel", "help"]
+        assert commands == [
+            "assess",
+            "cases",
+            "new",
+            "progress",
+            "digest",
+            "report",
+            "cancel",
+            "help",
+        ]
