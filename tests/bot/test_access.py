@@ -202,6 +202,21 @@ class TestEnrolment:
         assert staff.role is Role.PRACTITIONER
         assert "invite" in await _actions(running.services.store)
 
+    async def test_an_admin_creates_a_team_in_the_chat(self, running: StandInBot) -> None:
+        await running.services.store.bootstrap_admin(ADMIN_ID)
+        admin = running.client(ADMIN_ID, "Ash")
+
+        await admin.send("/team West team")
+        await admin.send("/team")
+        await admin.send("/help")
+
+        assert await running.services.store.team_id("West team") is not None
+        texts = _texts(admin)
+        assert "West team is ready" in texts[0]
+        assert "Send the team's name" in texts[1]
+        assert "/invite" in texts[2]
+        assert "/assess" not in texts[2]
+
     async def test_the_first_admin_can_be_bootstrapped_only_once(
         self, running: StandInBot
     ) -> None:
