@@ -8,23 +8,30 @@ newest keyboard, anything else is sent as a message.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.clock import today
 from bot.harness import render_event
 from bot.runtime import standin_bot
 from bot.store import Role
 
 if TYPE_CHECKING:
+    from bot.app import Services
     from bot.config import Settings
     from bot.harness import ChatClient
+
+logger = logging.getLogger(__name__)
 
 DEMO_USER_ID = 424242
 DEMO_TEAM = "Demo team"
 DEFAULT_DB = Path(".apart-demo") / "demo.db"
 QUIT = ("/quit", "/exit")
+# After the script: YP-A1's progress chart and the demo team's digest, with its team chart.
+AFTER_SCRIPT = ("/progress YP-A1", "/digest")
 
 
 def shipped_script() -> str:
@@ -48,20 +55,41 @@ async def run_demo(
     interactive: bool,
     out: TextIO = sys.stdout,
     stdin: TextIO = sys.stdin,
+    cohort: bool = False,
 ) -> int:
     """Run the demo; return the exit status (0, or 1 when a script step failed)."""
     async with standin_bot(settings) as running:
         store = running.services.store
-        team = await store.add_team(DEMO_TEAM)
-        await store.enrol(DEMO_USER_ID, team, Role.PRACTITIONER)
+        team = await _demo_team(running.services, cohort=cohort)
+        # A lead, so that /digest works too; leads hold a caseload like practitioners.
+        await store.enrol(DEMO_USER_ID, team, Role.LEAD)
         client = running.client(DEMO_USER_ID, "Demo")
 
         print(f"APART bot demo · database {settings.db_path} · no Telegram needed", file=out)
         if script is not None and not await play(client, script_steps(script), out):
             return 1
+        if script is not None:
+            await play(client, list(AFTER_SCRIPT), out)
+            save_photos(client, settings.db_path.parent, out)
+        if script is not None and cohort:
+            await play(client, ["/report"], out)
+            save_documents(client, settings.db_path.parent, out)
         if interactive:
             await converse(client, out, stdin)
     return 0
+
+
+def save_photos(client: ChatClient, folder: Path, out: TextIO) -> list[Path]:
+    """Write every chart the bot sent in this chat to `folder`, printing where each went."""
+    saved = []
+    for message in client.bot_messages:
+        if message.photo is None:
+            continue
+        path = folder / message.photo.filename
+        path.write_bytes(message.photo.content)
+        print(f"(chart saved to {path})", file=out)
+        saved.append(path)
+    return saved
 
 
 async def play(client: ChatClient, steps: list[str], out: TextIO) -> bool:
@@ -127,3 +155,28 @@ async def _tap_number(client: ChatClient, number: int) -> None:
     data = buttons[number - 1]
     assert data is not None
     await client.tap_data(data, message.message_id)
+
+
+def save_documents(client: ChatClient, folder: Path, out: TextIO) -> list[Path]:
+    """Write every document (the /report PDF) the bot sent in this chat to `folder`."""
+    saved = []
+    for message in client.bot_messages:
+        if message.document is not None:
+            path = folder / message.document.filename
+            path.write_bytes(message.document.content)
+            print(f"(report saved to {path})", file=out)
+            saved.append(path)
+    return saved
+
+
+async def _demo_team(services: Services, *, cohort: bool) -> int:
+    """The demo user's team: the first synthetic team, seeded first, when a cohort is asked for."""
+    if not cohort:
+        return await services.store.add_team(DEMO_TEAM)
+    from bot.seed import TEAMS, seed_cohort
+
+    summary = await seed_cohort(
+        services.store, services.instrument, until=today(services.clock, services.tz)
+    )
+    logger.info("Demo cohort: %s synthetic assessments", summary.assessments)
+    return await services.store.add_team(TEAMS[0])
