@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--db", type=Path, help="demo database (default: a fresh .apart-demo/demo.db)"
     )
+    demo.add_argument(
+        "--cohort",
+        action="store_true",
+        help="seed a synthetic cohort first, so /progress, /digest and /report have data",
+    )
     demo.set_defaults(command=_demo)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and stop")
@@ -182,7 +187,9 @@ def _demo(args: argparse.Namespace) -> int:
     else:
         script = None if args.no_script else shipped_script()
         interactive = sys.stdin.isatty()
-    return asyncio.run(run_demo(settings, script=script, interactive=interactive))
+    return asyncio.run(
+        run_demo(settings, script=script, interactive=interactive, cohort=args.cohort)
+    )
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -180,3 +180,27 @@ class TestPilotFindings:
         }
         assert falls["High"] > max(falls.get("Medium", 0), falls.get("Low", 0))
         assert "regression to the mean" in flat
+
+
+def _reports_in(folder: Path) -> list[Path]:
+    return list(folder.glob("apart-synthetic-north-team-*.pdf"))
+
+
+class TestDemo:
+    async def test_the_demo_with_a_cohort_hands_the_lead_a_report(self, tmp_path: Path) -> None:
+        from io import StringIO
+
+        from bot.config import load_settings
+        from bot.demo import run_demo, shipped_script
+
+        out = StringIO()
+        settings = load_settings(APART_DB_PATH=tmp_path / "demo.db")
+        status = await run_demo(
+            settings, script=shipped_script(), interactive=False, cohort=True, out=out
+        )
+
+        assert status == 0, out.getvalue()
+        reports = _reports_in(tmp_path)
+        assert len(reports) == 1
+        assert "Team: Synthetic North team" in PdfReader(reports[0]).pages[0].extract_text()
+        assert "SYN-0" in out.getvalue()
