@@ -1048,10 +1048,11 @@ class Store:
             for row in await cursor.fetchall():
                 record = dict(row)
                 record["scores"] = json.loads(record.pop("scores_json") or "null")
-                for table, key in (("answers", "item_id"), ("notes", "item_id")):
+                for table in ("answers", "notes"):
+                    # The table names are this fixed tuple's, never input; the id is bound.
                     rows = await (
                         await db.execute(
-                            f"SELECT * FROM {table} WHERE assessment_id = ? ORDER BY {key}",
+                            f"SELECT * FROM {table} WHERE assessment_id = ? ORDER BY item_id",
                             (row["id"],),
                         )
                     ).fetchall()
@@ -1095,10 +1096,16 @@ class Store:
             if cursor.rowcount != 1:
                 return False
             owned = "SELECT id FROM assessments WHERE young_person_id = ?"
+            # The table names are this fixed tuple's, never input; the id is bound.
             for table in ("answers", "notes", "band_adjustments"):
                 await db.execute(
                     f"DELETE FROM {table} WHERE assessment_id IN ({owned})", (young_person_id,)
                 )
+            # A note held back for "Save anyway" waits in the chat state; it goes too.
+            await db.execute(
+                f"DELETE FROM chat_state WHERE json_extract(payload, '$.draft') IN ({owned})",
+                (young_person_id,),
+            )
             await db.execute(
                 "UPDATE assessments SET risk_score = NULL, risk_band = NULL,"
                 " resilience_score = NULL, resilience_band = NULL, scores_json = NULL,"

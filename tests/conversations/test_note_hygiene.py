@@ -94,3 +94,16 @@ class TestFlaggedNotes:
 
         assert answer.answered
         assert await _notes(running, practitioner_staff) == {}
+
+    async def test_erasing_the_case_drops_a_note_held_back(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        store = running.services.store
+        await _at_first_item(practitioner)
+        await practitioner.send("Mum's number is 07700 900123")
+        case = await store.find_case("YP-N1")
+        assert case is not None
+
+        await store.erase_case(case.id, "a test")
+
+        assert await store.awaiting(practitioner_staff) is None
