@@ -22,7 +22,7 @@ from telegram.request import HTTPXRequest
 
 from bot import access
 from bot.chat import answer, screen, send
-from bot.retry import RetryingRequest
+from bot.retry import FIRST_DELAY_S, RetryingRequest
 from bot.updates import PerUserUpdateProcessor
 
 if TYPE_CHECKING:
@@ -126,6 +126,7 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limit: bool = True,
+    retry_delay: float = FIRST_DELAY_S,
 ) -> ApartApplication:
     """The bot with every flow registered, ready to initialise and run."""
     builder = (
@@ -137,7 +138,8 @@ def build_application(
         .post_init(_start_up)
     )
     # Edits and button answers that fail on the way are tried again (see bot/retry.py).
-    builder = builder.request(RetryingRequest(request or HTTPXRequest(connection_pool_size=256)))
+    inner = request or HTTPXRequest(connection_pool_size=256)
+    builder = builder.request(RetryingRequest(inner, first_delay=retry_delay))
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     if rate_limit:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TextIO
 
 LogFormat = Literal["text", "json"]
 
@@ -85,15 +86,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time, so a replaced stderr is followed."""
+
+    @property
+    def stream(self) -> TextIO:
+        """The current standard error."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        """Ignore the stream StreamHandler's constructor sets."""
+
+
 def configure_logging(log_format: LogFormat = "text", *, verbose: bool = False) -> None:
-    """Send every log line to stderr in the chosen format; turn chatty libraries down."""
-    handler = logging.StreamHandler()
+    """Send every log line to stderr in the chosen format; turn chatty libraries down.
+
+    Calling it again replaces its own handler and leaves any other (a test's) in place.
+    """
+    handler = StderrHandler()
     handler.addFilter(UpdateContextFilter())
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else OneLineFormatter(TEXT_FORMAT)
     )
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -58,6 +58,10 @@ async def after_initialize(app: ApartApplication) -> None:
         await app.post_init(app)
 
 
+# The stand-in's faults are over as soon as they are served, so retries need not wait long.
+STANDIN_RETRY_DELAY_S = 0.01
+
+
 @dataclass(frozen=True, slots=True)
 class StandInBot:
     """The real application running against the local Bot API stand-in."""
@@ -85,6 +89,7 @@ async def standin_bot(
             get_updates_request=StandInRequest(api),
             # The stand-in has no flood limits, and waiting for made-up ones slows every test.
             rate_limit=False,
+            retry_delay=STANDIN_RETRY_DELAY_S,
         )
         await app.initialize()
         await after_initialize(app)

@@ -184,7 +184,8 @@ class TestKnownFailures:
         await play_until(practitioner, _a1_baseline(), "Risk 1 of 16")
         from bot.standin import ServerError
 
-        running.api.fail_next("editMessageText", ServerError())
+        # Edits are retried (bot/retry.py), so the failure must outlast every attempt.
+        running.api.fail_next("editMessageText", ServerError(), times=3)
         await practitioner.tap("1 ·")
 
         assert any(r.levelname == "ERROR" for r in caplog.records)

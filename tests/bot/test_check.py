@@ -1,0 +1,197 @@
+"""`apart-bot check` finds each misconfiguration, says how to fix it, and exits non-zero."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot.check import latest_schema_version
+from bot.cli import main
+from bot.standin import standin_token
+from bot.standin_http import StandInHTTPServer
+from bot.store import Store
+from tests.support.remote import bot_environment, start_bot
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+TOKEN = standin_token()
+
+
+async def _migrated(path: Path) -> Path:
+    store = await Store.open(path)
+    await store.close()
+    return path
+
+
+def _check(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    status = main(["check"])
+    return status, capsys.readouterr().out
+
+
+class TestCheckOffline:
+    """Checks that need no Telegram: the token check meets a closed port on 127.0.0.1."""
+
+    @pytest.fixture(autouse=True)
+    def _unreachable_telegram(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", "http://127.0.0.1:9/bot")
+
+    async def test_a_ready_database_passes_and_unreachable_telegram_is_only_a_warning(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("APART_DB_PATH", str(await _migrated(tmp_path / "apart.db")))
+        status, out = await asyncio.to_thread(_check, capsys)
+        assert status == 0, out
+        assert "passes the integrity check" in out
+        assert "WARN  Telegram: could not reach http://127.0.0.1:9/bot" in out
+        assert "Ready to run." in out
+
+    def test_a_missing_token_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.delenv("TELEGRAM_BOT_TOKEN")
+        monkeypatch.setenv("APART_DB_PATH", str(tmp_path / "apart.db"))
+        status, out = _check(capsys)
+        assert status == 1
+        assert "FAIL  Telegram: TELEGRAM_BOT_TOKEN is not set" in out
+
+    @pytest.mark.parametrize(
+        ("name", "value", "expected"),
+        [
+            ("TELEGRAM_BOT_TOKEN", "not-a-token", "TELEGRAM_BOT_TOKEN does not look like"),
+            ("APART_TIMEZONE", "Mars/Olympus", "APART_TIMEZONE"),
+            ("APART_WEBHOOK_URL", "https://bot.example.org/hook", "APART_WEBHOOK_SECRET must be"),
+            (
+                "APART_WEBHOOK_URL",
+                "http://bot.example.org/hook",
+                "APART_WEBHOOK_URL is not an https URL",
+            ),
+            ("APART_LOG_FORMAT", "xml", "APART_LOG_FORMAT"),
+            ("APART_INSTRUMENT", "/nowhere/instrument.toml", "APART_INSTRUMENT no file at"),
+        ],
+    )
+    def test_a_malformed_setting_fails_naming_it(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        name: str,
+        value: str,
+        expected: str,
+    ) -> None:
+        monkeypatch.setenv(name, value)
+        status, out = _check(capsys)
+        assert status == 1
+        assert out.startswith("FAIL  Settings: ")
+        assert expected in out
+
+    def test_a_broken_instrument_file_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        broken = tmp_path / "instrument.toml"
+        broken.write_text("id = [unclosed\n", encoding="utf-8")
+        monkeypatch.setenv("APART_INSTRUMENT", str(broken))
+        monkeypatch.setenv("APART_DB_PATH", str(tmp_path / "apart.db"))
+        status, out = _check(capsys)
+        assert status == 1
+        assert "FAIL  Instrument: instrument.toml: the file is not valid TOML" in out
+
+    def test_a_missing_database_folder_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("APART_DB_PATH", str(tmp_path / "no-such-folder" / "apart.db"))
+        status, out = _check(capsys)
+        assert status == 1
+        assert "does not exist. Create it" in out
+
+    def test_a_file_that_is_not_a_database_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        garbage = tmp_path / "apart.db"
+        garbage.write_bytes(b"this is not a database at all" * 100)
+        monkeypatch.setenv("APART_DB_PATH", str(garbage))
+        status, out = _check(capsys)
+        assert status == 1
+        assert "FAIL  Database:" in out
+
+    def test_a_database_behind_on_migrations_fails_and_names_migrate(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        old = tmp_path / "apart.db"
+        with sqlite3.connect(old) as connection:
+            connection.execute("CREATE TABLE placeholder (id INTEGER)")
+            connection.execute("PRAGMA user_version = 1")
+        connection.close()
+        monkeypatch.setenv("APART_DB_PATH", str(old))
+        assert latest_schema_version() > 1
+        status, out = _check(capsys)
+        assert status == 1
+        assert "is at schema version 1 but this bot needs" in out
+        assert "run `apart-bot migrate`" in out
+
+    def test_a_database_from_a_newer_bot_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        newer = tmp_path / "apart.db"
+        with sqlite3.connect(newer) as connection:
+            connection.execute(f"PRAGMA user_version = {latest_schema_version() + 1}")
+        connection.close()
+        monkeypatch.setenv("APART_DB_PATH", str(newer))
+        status, out = _check(capsys)
+        assert status == 1
+        assert "newer than this bot knows" in out
+
+    def test_a_database_that_fails_the_integrity_check_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        damaged = asyncio.run(_migrated(tmp_path / "apart.db"))
+        with sqlite3.connect(damaged) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            connection.execute("PRAGMA journal_mode = DELETE")
+        connection.close()
+        data = bytearray(damaged.read_bytes())
+        # Give the second page (the first table's b-tree) a page type that does not exist.
+        page_size = int.from_bytes(data[16:18], "big")
+        data[page_size] = 0x00
+        damaged.write_bytes(bytes(data))
+        monkeypatch.setenv("APART_DB_PATH", str(damaged))
+        status, out = _check(capsys)
+        assert status == 1
+        assert "FAIL  Database:" in out
+
+    def test_a_webhook_port_already_in_use_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        import socket
+
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            monkeypatch.setenv("APART_DB_PATH", str(tmp_path / "apart.db"))
+            monkeypatch.setenv("APART_WEBHOOK_URL", "https://bot.example.org/hook")
+            monkeypatch.setenv("APART_WEBHOOK_SECRET", "a-long-enough-secret-0123")
+            monkeypatch.setenv("APART_WEBHOOK_PORT", str(taken.getsockname()[1]))
+            status, out = _check(capsys)
+        assert status == 1
+        assert "the webhook server cannot listen on 127.0.0.1" in out
+
+
+class TestCheckAgainstTelegram:
+    """The token check against the stand-in served over HTTP on 127.0.0.1."""
+
+    async def test_a_working_token_passes(self, tmp_path: Path) -> None:
+        db_path = await _migrated(tmp_path / "apart.db")
+        async with StandInHTTPServer() as server:
+            process = await start_bot(bot_environment(server, db_path), "check")
+            out, err = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 0, err.decode()
+        assert "ok    Telegram: the token works for @apart_demo_bot" in out.decode()
+
+    async def test_a_refused_token_fails(self, tmp_path: Path) -> None:
+        db_path = await _migrated(tmp_path / "apart.db")
+        async with StandInHTTPServer(token="123456789:another-token-that-is-not-ours") as server:
+            process = await start_bot(bot_environment(server, db_path), "check")
+            out, _ = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 1
+        assert "FAIL  Telegram: Telegram refused TELEGRAM_BOT_TOKEN" in out.decode()
