@@ -359,7 +359,7 @@ def _change_chart(instrument: Instrument, result: CohortAnalysis) -> Figure:
         better = "lower is better" if section.role is SectionRole.RISK else "higher is better"
         ax.set_title(f"{section.title}: change in score ({better})", loc="left", fontsize=10)
         ax.set_ylabel("points")
-        if ax.has_data():
+        if ax.get_legend_handles_labels()[1]:
             ax.legend(fontsize=7, loc="best", frameon=False)
         else:
             ax.text(
@@ -452,7 +452,10 @@ def _caseload_chart(
             bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     ax.set_xticks(range(len(days)), [f"{d:%d %b %y}" for d in days], rotation=60, fontsize=7)
     ax.set_ylabel("open cases")
-    ax.legend(frameon=False, fontsize=8, title="risk band")
+    if any(bottoms):
+        ax.legend(frameon=False, fontsize=8, title="risk band")
+    else:
+        ax.text(0.5, 0.5, "No open cases in this period.", ha="center", transform=ax.transAxes)
     return fig
 
 
@@ -666,7 +669,8 @@ def _case_overview(
     ax.set_xticks([d.toordinal() for d in days], [f"{d:%d %b %y}" for d in days], rotation=45)
     ax.set_ylim(0, 100)
     ax.set_ylabel("score (0-100)")
-    ax.legend(frameon=False, fontsize=8)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(frameon=False, fontsize=8)
 
     head = [
         "Date",

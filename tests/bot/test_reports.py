@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from bot.app import Services
+    from bot.config import Settings
     from bot.runtime import StandInBot
 
 UNTIL = date(2026, 12, 1)
@@ -126,6 +127,20 @@ class TestTeamReport:
         with pytest.raises(ReportError, match=message):
             await write_team_report(cohort, tmp_path / "team.pdf", **options)  # type: ignore[arg-type]
         assert not (tmp_path / "team.pdf").exists()
+
+
+class TestEmpty:
+    async def test_a_database_without_assessments_still_gives_a_readable_report(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        async with open_services(settings) as services:
+            result = await write_team_report(services, tmp_path / "empty.pdf", team=None)
+            files, count = await export_to(services, "csv", tmp_path / "empty.csv")
+
+        assert (result.pages, result.young_people) == (8, 0)
+        assert "0 young people had a baseline assessment" in _pages(tmp_path / "empty.pdf")[0]
+        assert count == 0
+        assert files[0].read_text("utf-8").startswith("reference,team,kind,assessed_on")
 
 
 class TestExport:
