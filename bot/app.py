@@ -22,6 +22,7 @@ from telegram.request import HTTPXRequest
 
 from bot import access
 from bot.chat import answer, screen, send
+from bot.errors import StorageUnavailableError
 from bot.retry import FIRST_DELAY_S, RetryingRequest
 from bot.updates import PerUserUpdateProcessor
 
@@ -213,6 +214,12 @@ async def _report_error(update: object, context: ApartContext) -> None:
         "Sorry, something went wrong on our side. Everything you had answered is saved. "
         "Send /assess to carry on."
     )
+    if isinstance(context.error, StorageUnavailableError):
+        text = (
+            "Sorry, I could not save that: the bot's storage is full or cannot be written "
+            "just now. Your earlier answers are safe and your draft is where you left it. "
+            "Please try that again later; if it keeps happening, tell your administrator."
+        )
     try:
         await send(context, screen(html.escape(text)), chat_id=update.effective_chat.id)
     except TelegramError as error:

@@ -11,6 +11,7 @@ __all__ = [
     "InvalidDateError",
     "InvalidReferenceError",
     "InvitationError",
+    "StorageUnavailableError",
     "StoreError",
     "UnknownInvitationError",
 ]
@@ -22,6 +23,10 @@ class ConfigError(ApartError):
 
 class StoreError(ApartError):
     """The database cannot be used as it is."""
+
+
+class StorageUnavailableError(StoreError):
+    """The database cannot be written just now: the disk is full or the file is read-only."""
 
 
 class DatabaseTooNewError(StoreError):

@@ -31,6 +31,7 @@ from bot.errors import (
     DatabaseTooNewError,
     DuplicateReferenceError,
     InvitationError,
+    StorageUnavailableError,
     StoreError,
     UnknownInvitationError,
 )
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5_000
+
+# SQLite's words for a database it cannot write to now but may later (disk, permissions).
+_CANNOT_WRITE = ("database or disk is full", "readonly database", "disk i/o error")
 
 JsonValue = int | str | list[str] | None
 
@@ -287,13 +291,25 @@ class Store:
                 # Nested use inside an open transaction joins it.
                 yield self._db
                 return
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    await self._db.commit()
+                except BaseException:
+                    await self._db.rollback()
+                    raise
+            except encryption.DATABASE_ERRORS as error:
+                if not any(sign in str(error).lower() for sign in _CANNOT_WRITE):
+                    raise
+                logger.error(
+                    "The database cannot be written (%s): free disk space or make the file "
+                    "writable; nothing was stored and the bot carries on when it can write",
+                    error,
+                )
+                raise StorageUnavailableError(
+                    f"The database cannot be written: {error}."
+                ) from error
 
     async def _fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         """The first row of a query that matches one row or a few (it reads them all)."""

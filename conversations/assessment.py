@@ -920,17 +920,24 @@ async def _store_answer(
         next_item=following,
         editing=editing,
     )
-    if outcome is AnswerOutcome.UNCHANGED:
-        await answer(context)
-        return
-    if outcome is AnswerOutcome.MOVED_ON:
-        await answer(context, _MOVED_ON)
+    if outcome in (AnswerOutcome.UNCHANGED, AnswerOutcome.MOVED_ON):
+        await answer(context, None if outcome is AnswerOutcome.UNCHANGED else _MOVED_ON)
+        if _tapped_on_live_message(context, draft):
+            # The draft moved on but the message showing it did not (the bot stopped between
+            # storing an answer and redrawing): show where the draft really is.
+            await _present_latest(context, draft)
         return
     if outcome is AnswerOutcome.CLOSED:
         await answer(context, _CLOSED)
         return
     await answer(context)
     await _present_latest(context, draft)
+
+
+def _tapped_on_live_message(context: ApartContext, draft: Assessment) -> bool:
+    query = context.current_update.callback_query if context.current_update else None
+    message = query.message if query is not None else None
+    return message is not None and message.message_id == draft.message_id
 
 
 def _after(context: ApartContext, draft: Assessment, item: Item) -> tuple[Step, str | None, bool]:

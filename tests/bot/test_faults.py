@@ -61,7 +61,8 @@ def _expected() -> dict[str, Any]:
 
 def item_on_screen(client: ChatClient) -> str | None:
     """The item the newest keyboard answers, read from its buttons."""
-    for row in client.last_bot_message.buttons:
+    keyboards = [message for message in client.bot_messages if message.buttons]
+    for row in keyboards[-1].buttons if keyboards else ():
         for _, data in row:
             callback = unpack(data)
             if callback.action == Act.VALUE:
@@ -293,3 +294,44 @@ async def _staff(bot: StandInBot) -> Any:
     staff = await bot.services.store.staff_by_telegram_id(PRACTITIONER_ID)
     assert staff is not None
     return staff
+
+
+class TestStorageFailing:
+    """The database turns read-only in the middle of an assessment (a full disk is tested on a
+    real process in test_storage_full.py).
+
+    The store's own connection is reached through `_db` on purpose: SQLite's query-only mode
+    is how a read-only file is simulated in-process (tests may run as root, which file
+    permissions would not stop).
+    """
+
+    async def test_the_practitioner_is_told_the_draft_stays_and_it_recovers(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        store = running.services.store
+        db = store._db
+        steps = _steps()
+        await play(practitioner, steps[:FIRST_RATING])
+        await db.execute("PRAGMA query_only = ON")
+        mark = practitioner.mark()
+
+        answer = await practitioner.tap("2 ·")
+
+        assert answer.answered
+        said = practitioner.texts_since(mark)
+        assert sum("could not save that" in text for text in said) == 1
+        assert not any("sqlite" in text.lower() or "readonly" in text for text in said)
+        draft = await store.open_draft(await _staff(running))
+        assert draft is not None
+        assert draft.current_item == "R1"
+        assert "R1" not in await store.answers(draft.id)
+
+        # The file is writable again: the same tap now goes through.
+        await db.execute("PRAGMA query_only = OFF")
+        await practitioner.tap("2 ·")
+        assert item_on_screen(practitioner) == "R2"
+        await _finish_and_check(running, practitioner, steps[FIRST_RATING + 1 :])
+        cursor = await db.execute("PRAGMA integrity_check")
+        row = await cursor.fetchone()
+        assert row is not None
+        assert row[0] == "ok"

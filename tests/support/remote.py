@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.standin_http import StandInHTTPServer
 
 REPLY_LIMIT_S = 10.0
+QUIET_S = 0.03
 
 
 async def enrol(db_path: Path, telegram_user_id: int, team: str = "North team") -> None:
@@ -107,8 +108,12 @@ class RemoteChat:
         Returns the mark before the press and the callback query's id.
         """
         message = self.keyboard_message()
-        data = next(d for row in message.buttons for text, d in row if text.startswith(label))
-        assert data is not None
+        buttons = [button for row in message.buttons for button in row]
+        exact = [data for text, data in buttons if text == label]
+        found = exact or [data for text, data in buttons if text.startswith(label)]
+        if len(found) != 1 or found[0] is None:
+            raise LookupError(f"no single button {label!r} in {[t for t, _ in buttons]}")
+        data = found[0]
         mark = self.mark()
         query = self.api.issue_callback_query(self.user_id, message.message_id, data)
         await self._enqueue({"callback_query": query})
@@ -117,16 +122,25 @@ class RemoteChat:
     async def _enqueue(self, fields: dict[str, Any]) -> None:
         await self.api.enqueue_update({"update_id": self.api.next_update_id(), **fields})
 
-    def keyboard_message(self) -> StoredMessage:
-        """The newest visible bot message with buttons."""
-        for message in reversed(list(self.chat.messages.values())):
-            if message.from_bot and not message.deleted and message.buttons:
-                return message
-        raise LookupError("no bot message with buttons")
+    def keyboard_message(self, *, newest_only: bool = False) -> StoredMessage:
+        """The newest bot message with buttons; with `newest_only`, the newest at all."""
+        shown = [m for m in self.chat.messages.values() if m.from_bot and not m.deleted]
+        if not newest_only:
+            shown = [m for m in shown if m.buttons]
+        if not shown or not shown[-1].buttons:
+            raise LookupError("no bot message with buttons is the newest")
+        return shown[-1]
 
-    def current_item(self) -> str | None:
-        """The item id the newest keyboard answers, read from its buttons' payloads."""
-        message = self.keyboard_message()
+    def current_item(self, *, newest_only: bool = True) -> str | None:
+        """The item id a keyboard answers, read from its buttons' payloads.
+
+        By default only the newest bot message counts: an older keyboard left on screen is
+        stale, and a driver following it would answer a closed assessment.
+        """
+        try:
+            message = self.keyboard_message(newest_only=newest_only)
+        except LookupError:
+            return None
         for row in message.buttons:
             for _, data in row:
                 callback = unpack(data)
@@ -139,13 +153,21 @@ class RemoteChat:
         return any(event.message.from_bot for event in self.chat.events[mark:])
 
     async def reply(self, mark: int, query_id: str | None = None) -> None:
-        """Wait until the bot has replied after `mark` (and answered `query_id`, if given)."""
+        """Wait until the bot has replied after `mark` (and answered `query_id`, if given).
+
+        A reply can be several changes (a keyboard taken off, then a new message), so the
+        chat must also have been still for QUIET_S.
+        """
         async with asyncio.timeout(REPLY_LIMIT_S):
             # The stand-in offers no event for a reply, so poll the chat briefly.
             while not self.replied_since(mark) or (  # noqa: ASYNC110
                 query_id is not None and self.api.callbacks[query_id].attempts == 0
             ):
                 await asyncio.sleep(0.005)
+            seen = -1
+            while seen != len(self.chat.events):
+                seen = len(self.chat.events)
+                await asyncio.sleep(QUIET_S)
 
     def last_text(self) -> str:
         """The text of the newest visible bot message."""
