@@ -27,6 +27,8 @@ NOT_WAITING = (
 )
 NOT_TEXT = "I can only read text and button taps here."
 EDITED = "I do not read edits to messages already sent. Send the corrected text as a new message."
+# A forwarded message carries someone else's words (and name) into a case record.
+FORWARDED = "I do not save forwarded messages. Type what you want to record yourself."
 UNKNOWN_COMMAND = "I do not know that command. Send /help to see what I can do."
 
 
@@ -44,6 +46,8 @@ async def refuse_other(update: Update, context: ApartContext) -> None:
     """Stickers, photos, voice notes, edits and unknown commands get a plain answer."""
     if update.edited_message is not None:
         text = EDITED
+    elif update.message is not None and update.message.forward_origin is not None:
+        text = FORWARDED
     elif update.message is not None and update.message.text is not None:
         text = UNKNOWN_COMMAND
     else:
@@ -54,6 +58,9 @@ async def refuse_other(update: Update, context: ApartContext) -> None:
 def handlers() -> list[BaseHandler[Update, ApartContext, Any]]:
     """Typed text first, then everything else a person can send."""
     return [
-        MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, route_text),
+        MessageHandler(
+            filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & ~filters.FORWARDED,
+            route_text,
+        ),
         MessageHandler(filters.ALL, refuse_other),
     ]
