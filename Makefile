@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# 200 simulated practitioners for 10 minutes with reminders and digests (issue #7).
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -8,6 +8,7 @@ means it would run, but something needs a look.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import socket
 from dataclasses import dataclass
@@ -70,12 +71,19 @@ def _check_updates_mode(settings: Settings) -> Finding:
         with socket.create_server(address):
             pass
     except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return Finding(
+                Level.WARN,
+                "Updates",
+                f"{address[0]}:{address[1]} is in use. If the bot is running, that is it; if "
+                "not, stop whatever uses the port or change APART_WEBHOOK_PORT.",
+            )
         return Finding(
             Level.FAIL,
             "Updates",
             f"the webhook server cannot listen on {address[0]}:{address[1]} ({error.strerror}). "
-            "Stop whatever uses that port (a running bot, if this is a second one), or change "
-            "APART_WEBHOOK_LISTEN or APART_WEBHOOK_PORT.",
+            "Use an address of this server in APART_WEBHOOK_LISTEN (127.0.0.1 behind a "
+            "reverse proxy, 0.0.0.0 in a container) and a free APART_WEBHOOK_PORT.",
         )
     return Finding(
         Level.OK,

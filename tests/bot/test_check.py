@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 from typing import TYPE_CHECKING
 
@@ -162,19 +163,33 @@ class TestCheckOffline:
         assert status == 1
         assert "FAIL  Database:" in out
 
-    def test_a_webhook_port_already_in_use_fails(
+    def test_a_webhook_port_in_use_is_a_warning_as_the_bot_may_hold_it(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        import socket
-
         with socket.create_server(("127.0.0.1", 0)) as taken:
-            monkeypatch.setenv("APART_DB_PATH", str(tmp_path / "apart.db"))
-            monkeypatch.setenv("APART_WEBHOOK_URL", "https://bot.example.org/hook")
-            monkeypatch.setenv("APART_WEBHOOK_SECRET", "a-long-enough-secret-0123")
-            monkeypatch.setenv("APART_WEBHOOK_PORT", str(taken.getsockname()[1]))
+            self._webhook(monkeypatch, tmp_path, "127.0.0.1", taken.getsockname()[1])
             status, out = _check(capsys)
+        assert "WARN  Updates: 127.0.0.1:" in out
+        assert "is in use. If the bot is running, that is it" in out
+        assert status == 0
+
+    def test_a_webhook_address_not_on_this_server_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # 192.0.2.1 is reserved for documentation: no server has it.
+        self._webhook(monkeypatch, tmp_path, "192.0.2.1", 8443)
+        status, out = _check(capsys)
         assert status == 1
-        assert "the webhook server cannot listen on 127.0.0.1" in out
+        assert "FAIL  Updates: the webhook server cannot listen on 192.0.2.1:8443" in out
+
+    def _webhook(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, listen: str, port: int
+    ) -> None:
+        monkeypatch.setenv("APART_DB_PATH", str(tmp_path / "apart.db"))
+        monkeypatch.setenv("APART_WEBHOOK_URL", "https://bot.example.org/hook")
+        monkeypatch.setenv("APART_WEBHOOK_SECRET", "a-long-enough-secret-0123")
+        monkeypatch.setenv("APART_WEBHOOK_LISTEN", listen)
+        monkeypatch.setenv("APART_WEBHOOK_PORT", str(port))
 
 
 class TestCheckAgainstTelegram:
