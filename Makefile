@@ -25,6 +25,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+# The performance figures of issue #6 beside their budgets; not part of the test suite.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 # 200 simulated practitioners for 10 minutes with reminders and digests (issue #7).
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

@@ -1474,16 +1474,18 @@ class Store:
                 params,
             )
             found = list(await cursor.fetchall())
-            answers = await self._by_assessment(db, "answers", "value", found)
+            answers = await self._by_assessment(db, "answers", "json(value)", found)
             notes = await self._by_assessment(db, "notes", "text", found) if with_notes else {}
-            for young_person_id in dict.fromkeys(row["young_person_id"] for row in found):
-                await self._audit(
-                    db,
-                    viewer.id if viewer else None,
-                    "export",
-                    young_person_id=young_person_id,
-                    detail=purpose + (" with notes" if with_notes else ""),
-                )
+            # One audit entry per case, written in one statement: a cohort has thousands.
+            detail = purpose + (" with notes" if with_notes else "")
+            await db.executemany(
+                "INSERT INTO audit (at, staff_id, action, young_person_id, assessment_id, detail)"
+                " VALUES (?, ?, 'export', ?, NULL, ?)",
+                [
+                    (self._now(), viewer.id if viewer else None, young_person_id, detail)
+                    for young_person_id in dict.fromkeys(row["young_person_id"] for row in found)
+                ],
+            )
         return [
             AnalysisRow(
                 assessment_id=row["id"],
@@ -1499,7 +1501,7 @@ class Store:
                 resilience_score=row["resilience_score"],
                 resilience_band=row["resilience_band"],
                 scores=json.loads(row["scores_json"]) if row["scores_json"] else {},
-                answers={k: _loads(v) for k, v in answers.get(row["id"], {}).items()},
+                answers=answers.get(row["id"], {}),
                 notes=notes.get(row["id"], {}),
             )
             for row in found
@@ -1507,9 +1509,14 @@ class Store:
 
     async def _by_assessment(
         self, db: aiosqlite.Connection, table: str, column: str, rows: list[aiosqlite.Row]
-    ) -> dict[int, dict[str, str]]:
-        """A column of `answers` or `notes` for the given assessments, by assessment and item."""
-        grouped: dict[int, dict[str, str]] = {}
+    ) -> dict[int, dict[str, Any]]:
+        """A column of `answers` or `notes` for the given assessments, by assessment and item.
+
+        `column` is an SQL expression whose JSON value is wanted (`json(value)` decodes an
+        answer); SQLite gathers each assessment's items into one JSON object, so Python
+        decodes one string per assessment rather than one per answer.
+        """
+        grouped: dict[int, dict[str, Any]] = {}
         ids = [row["id"] for row in rows]
         # Chunks stay under SQLite's limit on bound parameters.
         for start in range(0, len(ids), 500):
@@ -1517,12 +1524,12 @@ class Store:
             marks = ", ".join("?" * len(chunk))
             # The table and column names come from the two call sites above, never from input.
             cursor = await db.execute(
-                f"SELECT assessment_id, item_id, {column} FROM {table}"
-                f" WHERE assessment_id IN ({marks})",
+                f"SELECT assessment_id, json_group_object(item_id, {column}) AS items"
+                f" FROM {table} WHERE assessment_id IN ({marks}) GROUP BY assessment_id",
                 chunk,
             )
             for row in await cursor.fetchall():
-                grouped.setdefault(row["assessment_id"], {})[row["item_id"]] = row[column]
+                grouped[row["assessment_id"]] = json.loads(row["items"])
         return grouped
 
     async def team_names(self) -> list[str]:

@@ -1191,14 +1191,15 @@ async def note_activity(update: Update, context: ApartContext) -> None:
     if staff is None or job_queue is None or update.effective_chat is None:
         return
     name = f"idle-{staff.id}"
-    for job in job_queue.get_jobs_by_name(name):
-        job.schedule_removal()
+    # Replacing the job by its id is one lookup; finding it by name would scan every job,
+    # one per member of staff active in the last idle spell, on every update.
     job_queue.run_once(
         pause_if_idle,  # type: ignore[arg-type]  # PTB types job callbacks by the base context
         when=timedelta(minutes=context.services.settings.idle_minutes),
         chat_id=update.effective_chat.id,
         user_id=staff.telegram_user_id,
         name=name,
+        job_kwargs={"id": name, "replace_existing": True},
     )
 
 
