@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 # A Monday morning, outside quiet hours, so the sweep and the digest really send.
 START = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 JOBS_EVERY_S = 30.0
-SAMPLE_EVERY_S = 5.0
+SAMPLE_EVERY_S = 2.0
 FIRST_TELEGRAM_ID = 700_000
 TEAM_SIZE = 10
 KEEP_MESSAGES = 20
@@ -128,25 +128,27 @@ async def give(client: ChatClient, step: str) -> None:
     raise LookupError(f"no message shows a button {label!r}")
 
 
-async def jobs_and_memory(
-    bot: StandInBot, clock: FixedClock, deadline: float, tally: Tally
-) -> None:
-    """Run the sweep and the digest every JOBS_EVERY_S and sample memory every SAMPLE_EVERY_S."""
+async def jobs(bot: StandInBot, clock: FixedClock, deadline: float, tally: Tally) -> None:
+    """Run the reminder sweep and the weekly digest every JOBS_EVERY_S until the deadline."""
     from bot.jobs import run_reminder_sweep, run_weekly_digest
     from bot.sender import sender_for
 
     started = time.monotonic()
-    next_jobs = started
+    while (now := time.monotonic()) < deadline:
+        clock.set(START + timedelta(seconds=now - started))
+        slot = clock.now()
+        await run_reminder_sweep(bot.services, sender_for(bot.app), slot)
+        await run_weekly_digest(bot.services, sender_for(bot.app), slot)
+        tally.job_runs += 1
+        await asyncio.sleep(JOBS_EVERY_S)
+
+
+async def sample_memory(bot: StandInBot, deadline: float, tally: Tally) -> None:
+    """Sample the resident set size every SAMPLE_EVERY_S, after trimming the stand-in."""
+    started = time.monotonic()
     while (now := time.monotonic()) < deadline:
         forget_standin_history(bot)
         tally.rss_mb.append((now - started, rss_mb()))
-        if now >= next_jobs:
-            clock.set(START + timedelta(seconds=now - started))
-            slot = clock.now()
-            await run_reminder_sweep(bot.services, sender_for(bot.app), slot)
-            await run_weekly_digest(bot.services, sender_for(bot.app), slot)
-            tally.job_runs += 1
-            next_jobs += JOBS_EVERY_S
         await asyncio.sleep(SAMPLE_EVERY_S)
 
 
@@ -243,7 +245,8 @@ async def soak(practitioners: int, minutes: float, workdir: Path) -> int:
         deadline = time.monotonic() + minutes * 60
         started = time.monotonic()
         outcomes = await asyncio.gather(
-            jobs_and_memory(bot, clock, deadline, tally),
+            jobs(bot, clock, deadline, tally),
+            sample_memory(bot, deadline, tally),
             *(practitioner(bot, telegram_id, steps, deadline, tally) for telegram_id in ids),
             return_exceptions=True,
         )

@@ -118,3 +118,28 @@ async def _until(condition: Callable[[], bool], limit: float = 10.0) -> None:
         # The stand-in offers no event for these conditions, so poll them briefly.
         while not condition():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+class TestLogsOfAProcess:
+    async def test_json_logs_are_one_object_a_line_with_the_update_and_staff_ids(
+        self, tmp_path: Path
+    ) -> None:
+        db_path = tmp_path / "apart.db"
+        await enrol(db_path, PRACTITIONER_ID)
+        async with StandInHTTPServer() as server:
+            chat = RemoteChat(server.api, PRACTITIONER_ID)
+            env = bot_environment(server, db_path, APART_LOG_FORMAT="json")
+            process = await start_bot(env)
+            await _until(lambda: bool(server.api.calls_to("getUpdates")))
+            await chat.reply(await chat.send("/new"))
+            await chat.reply(await chat.send("YP-J7"))
+            log = await stop_bot(process)
+
+        entries = [json.loads(line) for line in log.splitlines() if line.strip()]
+        assert entries
+        registered = [e for e in entries if "registered" in e["message"]]
+        assert len(registered) == 1
+        assert registered[0]["update_id"] is not None
+        assert registered[0]["staff_id"] == 1
+        assert "YP-J7" not in log
+        assert "Sam" not in log
