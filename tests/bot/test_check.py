@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 TOKEN = standin_token()
+KEY = "correct horse battery staple"
 
 
-async def _migrated(path: Path) -> Path:
-    store = await Store.open(path)
+async def _migrated(path: Path, key: str | None = None) -> Path:
+    store = await Store.open(path, key=key)
     await store.close()
     return path
 
@@ -144,6 +145,46 @@ class TestCheckOffline:
         status, out = _check(capsys)
         assert status == 1
         assert "newer than this bot knows" in out
+
+    def test_a_key_set_for_a_plain_database_fails(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        plain = asyncio.run(_migrated(tmp_path / "apart.db"))
+        monkeypatch.setenv("APART_DB_PATH", str(plain))
+        monkeypatch.setenv("APART_DB_KEY", KEY)
+        status, out = _check(capsys)
+        assert status == 1
+        assert "plain, unencrypted database but APART_DB_KEY is set" in out
+
+    @pytest.mark.parametrize(
+        "key", ["a-different-passphrase-entirely", None], ids=["wrong", "none"]
+    )
+    def test_an_encrypted_database_without_its_key_fails(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        key: str | None,
+    ) -> None:
+        encrypted = asyncio.run(_migrated(tmp_path / "apart.db", key=KEY))
+        monkeypatch.setenv("APART_DB_PATH", str(encrypted))
+        if key is not None:
+            monkeypatch.setenv("APART_DB_KEY", key)
+        status, out = _check(capsys)
+        assert status == 1
+        assert "FAIL  Database:" in out
+        assert "APART_DB_KEY" in out
+
+    def test_an_encrypted_database_with_its_key_passes_without_the_warning(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        encrypted = asyncio.run(_migrated(tmp_path / "apart.db", key=KEY))
+        monkeypatch.setenv("APART_DB_PATH", str(encrypted))
+        monkeypatch.setenv("APART_DB_KEY", KEY)
+        status, out = _check(capsys)
+        assert status == 0, out
+        assert "passes the integrity check" in out
+        assert "not encrypted" not in out
 
     def test_a_database_that_fails_the_integrity_check_fails(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -89,7 +89,7 @@ class TestWebhook:
 
 
 class TestGracefulStop:
-    @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+    @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
     async def test_an_update_in_flight_finishes_before_the_process_exits(
         self, tmp_path: Path, signum: int
     ) -> None:
