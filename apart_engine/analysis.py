@@ -29,6 +29,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -513,8 +514,17 @@ def _rating_getter(item_id: str) -> Callable[[AssessmentRecord], float | None]:
 def _change(before: float | None, after: float | None) -> float | None:
     if before is None or after is None:
         return None
-    # Exact fractions of the shown figures, as in outcomes.compare.
-    return round_half_up(Fraction(str(after)) - Fraction(str(before)))
+    # The exact difference of the shown figures, rounded half away from zero, as in
+    # outcomes.compare. Decimal gives the same exact result as Fraction at a fraction of the
+    # cost, which matters over hundreds of thousands of pairs in a cohort.
+    exact = _EXACT.subtract(Decimal(repr(after)), Decimal(repr(before)))
+    rounded = float(exact.quantize(_TENTH, rounding=ROUND_HALF_UP, context=_EXACT))
+    return rounded or 0.0  # a change that rounds to nothing is 0.0, never -0.0
+
+
+# Wide enough that no difference of two printed floats is ever rounded before it is shown.
+_EXACT = Context(prec=800, Emin=-999_999, Emax=999_999)
+_TENTH = Decimal("0.1")
 
 
 def _values(answer: BackgroundValue) -> list[str]:
