@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import platform
@@ -142,12 +143,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["tap", "throughput", "long", "charts", "analysis", "startup", "size"],
         help="run only this benchmark (may be given more than once)",
     )
+    parser.add_argument(
+        "--memory-charts",
+        type=int,
+        metavar="N",
+        help="draw N charts for the memory figure (default 250; the issue's figure is 1000)",
+    )
     args = parser.parse_args(argv)
     # As the command line does: without it PTB warns while building RetryAfter.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     logging.basicConfig(level=logging.ERROR)
 
     plan = QUICK if args.quick else Plan()
+    if args.memory_charts is not None:
+        plan = dataclasses.replace(plan, memory_charts=max(11, args.memory_charts))
     started, load_before = time.perf_counter(), load()
     with tempfile.TemporaryDirectory(prefix="apart-bench-") as workdir:
         figures = asyncio.run(measure(plan, Path(workdir), set(args.only)))
