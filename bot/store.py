@@ -414,10 +414,10 @@ class Store:
             "   AS latest_kind,"
             " (SELECT id FROM assessments a WHERE a.young_person_id = yp.id"
             "   AND a.status = 'draft') AS draft_id"
-            f" FROM young_people yp WHERE yp.practitioner_id = ? AND {_NOT_REVOKED}"
-            " AND yp.erased_at IS NULL"
+            f" FROM young_people yp WHERE yp.practitioner_id = ? AND yp.team_id = ?"
+            f" AND {_NOT_REVOKED} AND yp.erased_at IS NULL"
             " ORDER BY yp.reference",
-            (viewer.id,),
+            (viewer.id, viewer.team_id),
         )
         return [
             CaseSummary(
@@ -491,8 +491,8 @@ class Store:
         """The draft on `viewer`'s caseload touched most recently, if any."""
         row = await self._fetchone(
             f"{_ASSESSMENT_SELECT} WHERE a.status = 'draft' AND yp.practitioner_id = ?"
-            " ORDER BY a.updated_at DESC LIMIT 1",
-            (viewer.id,),
+            " AND yp.team_id = ? ORDER BY a.updated_at DESC LIMIT 1",
+            (viewer.id, viewer.team_id),
         )
         return _assessment(row) if row else None
 
@@ -1180,7 +1180,7 @@ class Store:
         rows = await self._fetchall(
             "SELECT s.* FROM staff s WHERE s.revoked_at IS NULL AND s.unreachable_since IS NULL"
             " AND EXISTS (SELECT 1 FROM young_people yp WHERE yp.practitioner_id = s.id"
-            "   AND yp.closed_on IS NULL)"
+            "   AND yp.team_id = s.team_id AND yp.closed_on IS NULL)"
             " ORDER BY s.id"
         )
         return [_staff(row) for row in rows]
@@ -1290,9 +1290,9 @@ class Store:
         """Hold back reminders of one of the recipient's open cases until `until`."""
         async with self.transaction() as db:
             cursor = await db.execute(
-                f"SELECT yp.* FROM young_people yp WHERE yp.id = ? AND yp.practitioner_id = ?"
-                f" AND yp.closed_on IS NULL AND {_NOT_REVOKED}",
-                (young_person_id, recipient.id),
+                "SELECT yp.* FROM young_people yp WHERE yp.id = ? AND yp.practitioner_id = ?"
+                f" AND yp.team_id = ? AND yp.closed_on IS NULL AND {_NOT_REVOKED}",
+                (young_person_id, recipient.id, recipient.team_id),
             )
             row = await cursor.fetchone()
             if row is None:
@@ -1659,11 +1659,13 @@ class _ReentrantTaskLock:
             self._lock.release()
 
 
-# A young person is visible to their practitioner, and to the leads of their team, and only
-# while the viewer is not revoked and the case is not erased. An admin's role is 'admin', so
-# an admin sees no case unless enrolled as a lead or practitioner with is_admin set.
+# A young person is visible to their practitioner while both are in the case's team, and to
+# the leads of that team (a practitioner moved to another team leaves their old cases behind
+# for a lead to transfer), and only while the viewer is not revoked and the case is not
+# erased. An admin's role is 'admin', so an admin sees no case unless enrolled as a lead or
+# practitioner with is_admin set.
 _VISIBLE_TO = (
-    "(yp.practitioner_id = ? OR (yp.team_id = ? AND ? = 'lead'))"
+    "yp.team_id = ? AND (yp.practitioner_id = ? OR ? = 'lead')"
     " AND EXISTS (SELECT 1 FROM staff s WHERE s.id = ? AND s.revoked_at IS NULL)"
     " AND yp.erased_at IS NULL"
 )
@@ -1678,7 +1680,7 @@ _ASSESSMENT_SELECT = (
 
 
 def _visibility(viewer: Staff) -> tuple[Any, ...]:
-    return (viewer.id, viewer.team_id, viewer.role.value, viewer.id)
+    return (viewer.team_id, viewer.id, viewer.role.value, viewer.id)
 
 
 def _loads(value: str | None) -> JsonValue:

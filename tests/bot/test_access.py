@@ -417,3 +417,38 @@ class TestTransfer:
         after = await store.find_case("YP-T3")
         assert after is not None
         assert after.practitioner_id == case.practitioner_id
+
+
+class TestTeamMoves:
+    """A practitioner moved to another team leaves their old cases behind."""
+
+    async def _moved(self, running: StandInBot, practitioner: ChatClient) -> Staff:
+        store = running.services.store
+        await practitioner.send("/new")
+        await practitioner.send("YP-M1")
+        south = await store.team_id("South team")
+        assert south is not None
+        return await store.enrol(PRACTITIONER_ID, south, Role.PRACTITIONER)
+
+    async def test_the_old_teams_cases_leave_the_caseload(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        store = running.services.store
+        moved = await self._moved(running, practitioner)
+
+        assert await store.caseload(moved) == []
+        assert await store.case_by_reference("YP-M1", moved) is None
+        await practitioner.send("/cases")
+        assert "YP-M1" not in (practitioner.last_bot_message.text or "")
+        await practitioner.send("/progress YP-M1")
+        assert "I cannot find a case YP-M1" in _texts(practitioner)[-1]
+        assert not [m for m in practitioner.bot_messages if m.photo is not None]
+
+    async def test_the_old_teams_lead_still_sees_the_case_to_transfer_it(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        store = running.services.store
+        await self._moved(running, practitioner)
+        lead = await _staff(store, LEAD_ID)
+
+        assert await store.case_by_reference("YP-M1", lead) is not None
