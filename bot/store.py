@@ -138,6 +138,15 @@ class Assessment:
 
 
 @dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A practitioner's band for a section, why, and the computed band it was set against."""
+
+    band: str
+    reason: str
+    computed_band: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Awaiting:
     """What the bot expects from a member of staff's next typed message."""
 
@@ -538,13 +547,17 @@ class Store:
         )
         return {row["item_id"]: row["text"] for row in rows}
 
-    async def adjustments(self, assessment_id: int) -> dict[str, tuple[str, str]]:
-        """The band adjustments, by section id: (band, reason)."""
+    async def adjustments(self, assessment_id: int) -> dict[str, Adjustment]:
+        """The band adjustments, by section id."""
         rows = await self._fetchall(
-            "SELECT section_id, band, reason FROM band_adjustments WHERE assessment_id = ?",
+            "SELECT section_id, band, reason, computed_band FROM band_adjustments"
+            " WHERE assessment_id = ?",
             (assessment_id,),
         )
-        return {row["section_id"]: (row["band"], row["reason"]) for row in rows}
+        return {
+            row["section_id"]: Adjustment(row["band"], row["reason"], row["computed_band"])
+            for row in rows
+        }
 
     async def record_answer(
         self,
@@ -663,17 +676,25 @@ class Store:
             )
 
     async def adjust_band(
-        self, draft: Assessment, section_id: str, band: str, reason: str, staff: Staff
+        self, draft: Assessment, section_id: str, adjustment: Adjustment, staff: Staff
     ) -> None:
         """Store the practitioner's chosen band for a section, with the reason."""
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO band_adjustments"
-                " (assessment_id, section_id, band, reason, adjusted_by, adjusted_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (assessment_id, section_id) DO UPDATE"
-                " SET band = excluded.band, reason = excluded.reason,"
+                "INSERT INTO band_adjustments (assessment_id, section_id, band, reason,"
+                " computed_band, adjusted_by, adjusted_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (assessment_id, section_id) DO UPDATE SET band = excluded.band,"
+                " reason = excluded.reason, computed_band = excluded.computed_band,"
                 " adjusted_by = excluded.adjusted_by, adjusted_at = excluded.adjusted_at",
-                (draft.id, section_id, band, reason, staff.id, self._now()),
+                (
+                    draft.id,
+                    section_id,
+                    adjustment.band,
+                    adjustment.reason,
+                    adjustment.computed_band,
+                    staff.id,
+                    self._now(),
+                ),
             )
             await self._audit(
                 db,

@@ -33,7 +33,7 @@ from bot.chat import Screen, answer, delete, edit, remove_keyboard, screen, send
 from bot.clock import today
 from bot.errors import InvalidDateError
 from bot.references import personal_data_in
-from bot.store import AnswerOutcome, Assessment, Status
+from bot.store import Adjustment, AnswerOutcome, Assessment, Status
 from conversations.screens import (
     KEEP,
     SKIP,
@@ -730,7 +730,10 @@ async def receive_reason(update: Update, context: ApartContext, payload: dict[st
         await _ask_again(context, message, payload, view)
         return
 
-    await store.adjust_band(draft, section.id, adjustment.band, adjustment.reason, staff)
+    computed = scores.section(section.id).computed_band
+    await store.adjust_band(
+        draft, section.id, Adjustment(adjustment.band, adjustment.reason, computed), staff
+    )
     await store.stop_awaiting(staff)
     await store.move(draft, step=Step.SUMMARY, current_item=None, editing=False)
     await delete(context, message.chat_id, message.message_id)
@@ -1012,10 +1015,14 @@ async def _scores(context: ApartContext, draft: Assessment) -> tuple[AssessmentS
     plain = score_assessment(instrument, ratings)
     adjustments: dict[str, BandAdjustment] = {}
     dropped: list[str] = []
-    for section_id, (band, reason) in (await store.adjustments(draft.id)).items():
-        adjustment = BandAdjustment(band=band, reason=reason)
+    for section_id, stored in (await store.adjustments(draft.id)).items():
+        adjustment = BandAdjustment(band=stored.band, reason=stored.reason)
         try:
-            check_adjustment(instrument, plain.section(section_id), adjustment)
+            section = plain.section(section_id)
+            if stored.computed_band not in (None, section.computed_band):
+                # The reason was written against another computed band; it no longer holds.
+                raise InvalidAdjustmentError("the computed band has changed")
+            check_adjustment(instrument, section, adjustment)
         except (InvalidAdjustmentError, KeyError):
             await store.clear_adjustment(draft, section_id, context.require_staff())
             dropped.append(section_id)

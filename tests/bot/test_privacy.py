@@ -18,7 +18,7 @@ from apart_engine.instrument import AssessmentKind
 from bot import encryption
 from bot.cli import main
 from bot.encryption import WrongKeyError, backup, file_state, reencrypt
-from bot.store import Role, Staff, Store, YoungPerson
+from bot.store import Adjustment, Role, Staff, Store, YoungPerson
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -61,7 +61,8 @@ async def _assessed_case(
         draft, "q1", 2, staff, next_step="summary", next_item=None, editing=False
     )
     await store.save_note(draft, "q1", NOTE, staff)
-    await store.adjust_band(draft, "risk", "High", "Escalating in the last fortnight", staff)
+    adjustment = Adjustment("High", "Escalating in the last fortnight", "Medium")
+    await store.adjust_band(draft, "risk", adjustment, staff)
     await store.submit(
         draft,
         staff,

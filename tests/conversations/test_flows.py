@@ -302,3 +302,37 @@ class TestChatHygiene:
             "cancel",
             "help",
         ]
+
+
+class TestAdjustmentLapses:
+    async def _change(self, client: ChatClient, label: str, value: int) -> None:
+        await client.tap("Change an item")
+        while not any(b.startswith(label) for b in client.buttons()):
+            await client.tap("Next ›")
+        await client.tap(label)
+        await client.tap(f"{value} ·")
+
+    async def test_an_adjustment_lapses_when_changed_answers_move_the_computed_band(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        """A reason given against one computed band never stands beside another.
+
+        Low raised to Developing, then answers make it Strong: Developing is still one step
+        from Strong, but the reason was about Low, so the adjustment must go.
+        """
+        await play(practitioner, _steps("YP-A1")[:-2])
+        await practitioner.tap("Adjust resilience band")
+        await practitioner.tap("Developing")
+        await practitioner.send("Strong engagement with the new worker since October")
+        assert "Band set to Developing" in _shown(practitioner)
+
+        for label in ("Protective carers", "Positive friends", "Healthy relationships"):
+            await self._change(practitioner, label, 3)
+        for label in ("Seeks help", "Self-worth", "Trusted adult"):
+            await self._change(practitioner, label, 3)
+
+        text = _shown(practitioner)
+        assert "Resilience 69.7 · Strong" in text
+        assert "Band set to" not in text
+        said = [event.message.text or "" for event in practitioner.transcript]
+        assert any("no longer applies" in shown for shown in said)
