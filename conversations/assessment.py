@@ -701,7 +701,6 @@ async def choose_band(update: Update, context: ApartContext) -> None:
             "draft": draft.id,
             "section": section.id,
             "band": names[index],
-            "computed": result.computed_band or "-",
             "prompt": shown_on,
         },
         shown_on,
@@ -719,21 +718,25 @@ async def receive_reason(update: Update, context: ApartContext, payload: dict[st
         await store.stop_awaiting(staff)
         await send(context, screen(_e(_CLOSED)))
         return
-    reason = " ".join(message.text.split())[:MAX_REASON_LENGTH]
+    reason = message.text.strip()
     scores, _ = await _scores(context, draft)
+    result = scores.section(section.id)
     adjustment = BandAdjustment(band=str(payload.get("band", "")), reason=reason)
     try:
-        check_adjustment(context.services.instrument, scores.section(section.id), adjustment)
+        if len(reason) > MAX_REASON_LENGTH:
+            raise InvalidAdjustmentError(
+                f"A reason must be at most {MAX_REASON_LENGTH} characters; yours had "
+                f"{len(reason)}. Send a shorter one, or tap Cancel."
+            )
+        check_adjustment(context.services.instrument, result, adjustment)
     except InvalidAdjustmentError as error:
-        computed = str(payload.get("computed", "-"))
+        computed = result.computed_band or "-"
         view = reason_prompt_screen(draft, adjustment.band, computed, warning=str(error))
         await _ask_again(context, message, payload, view)
         return
 
-    computed = scores.section(section.id).computed_band
-    await store.adjust_band(
-        draft, section.id, Adjustment(adjustment.band, adjustment.reason, computed), staff
-    )
+    stored = Adjustment(adjustment.band, adjustment.reason, result.computed_band)
+    await store.adjust_band(draft, section.id, stored, staff)
     await store.stop_awaiting(staff)
     await store.move(draft, step=Step.SUMMARY, current_item=None, editing=False)
     await delete(context, message.chat_id, message.message_id)

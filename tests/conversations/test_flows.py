@@ -336,3 +336,25 @@ class TestAdjustmentLapses:
         assert "Band set to" not in text
         said = [event.message.text or "" for event in practitioner.transcript]
         assert any("no longer applies" in shown for shown in said)
+
+
+class TestReasons:
+    async def test_a_reason_is_kept_as_typed_and_an_overlong_one_is_refused(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        await play(practitioner, _steps("YP-A1")[:-2])
+        await practitioner.tap("Adjust resilience band")
+        await practitioner.tap("Developing")
+        await practitioner.send("word " * 61)
+        assert "at most 300 characters" in _shown(practitioner)
+        assert await running.services.store.adjustments(1) == {}
+
+        reason = "Engages  well — <b>new</b> worker & carer since October"
+        await practitioner.send(reason)
+        stored = await running.services.store.adjustments(1)
+        assert stored["resilience"].reason == reason
+        assert stored["resilience"].computed_band == "Low"
+        assert reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") not in (
+            practitioner.last_bot_message.text or ""
+        )
+        assert "<b>new</b> worker & carer" in (practitioner.last_bot_message.text or "")
