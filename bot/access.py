@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from telegram.constants import ChatType
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from telegram import Update
 
     from bot.app import ApartContext
+    from bot.store import Awaiting, Staff
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +102,25 @@ async def gate(update: Update, context: ApartContext) -> None:
         await store.audit(staff, "refused", detail="case data asked for by an administrator")
         await refuse_admin(update, context)
         raise ApplicationHandlerStop
-    context.awaiting = await store.awaiting(staff)
+    context.awaiting = await _current_awaiting(context, staff)
     if context.user_data is not None:
         context.user_data[_ADMITTED] = update.update_id
+
+
+async def _current_awaiting(context: ApartContext, staff: Staff) -> Awaiting | None:
+    """What the bot waits for from `staff`, forgotten once it is older than the idle time.
+
+    The idle job that would forget it lives in memory and dies with a restart; without this
+    a message typed days later would be taken as the note or reason asked for long before.
+    """
+    services = context.services
+    awaiting = await services.store.awaiting(staff)
+    if awaiting is None:
+        return None
+    if services.clock.now() - awaiting.since > timedelta(minutes=services.settings.idle_minutes):
+        await services.store.stop_awaiting(staff)
+        return None
+    return awaiting
 
 
 def invitation_code(update: Update) -> str | None:

@@ -153,6 +153,7 @@ class Awaiting:
     kind: str
     payload: dict[str, Any]
     prompt_message_id: int | None
+    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,11 +398,17 @@ class Store:
         row = await self._fetchone("SELECT 1 FROM young_people WHERE reference = ?", (reference,))
         return row is not None
 
-    async def young_person(self, young_person_id: int, viewer: Staff) -> YoungPerson | None:
-        """The young person, if `viewer` may see the case; None otherwise. Both are audited."""
+    async def young_person(
+        self, young_person_id: int, viewer: Staff, *, own: bool = False
+    ) -> YoungPerson | None:
+        """The young person, if `viewer` may see the case; None otherwise. Both are audited.
+
+        With `own`, only a case on the viewer's own caseload (to assess it, not just read it).
+        """
         row = await self._fetchone(
-            f"SELECT * FROM young_people yp WHERE yp.id = ? AND {_VISIBLE_TO}",
-            (young_person_id, *_visibility(viewer)),
+            f"SELECT * FROM young_people yp WHERE yp.id = ? AND {_VISIBLE_TO}"
+            " AND (? = 0 OR yp.practitioner_id = ?)",
+            (young_person_id, *_visibility(viewer), int(own), viewer.id),
         )
         if row is None:
             await self._refuse(viewer, "young_people", young_person_id)
@@ -485,11 +492,18 @@ class Store:
         assert found is not None
         return found
 
-    async def assessment(self, assessment_id: int, viewer: Staff) -> Assessment | None:
-        """The assessment, if `viewer` may see its case; None (and a refusal audited) otherwise."""
+    async def assessment(
+        self, assessment_id: int, viewer: Staff, *, own: bool = False
+    ) -> Assessment | None:
+        """The assessment, if `viewer` may see its case; None (and a refusal audited) otherwise.
+
+        With `own`, only an assessment of the viewer's own caseload: answering and changing a
+        draft is for the practitioner responsible, not for everyone who may read it.
+        """
         row = await self._fetchone(
-            f"{_ASSESSMENT_SELECT} WHERE a.id = ? AND {_VISIBLE_TO}",
-            (assessment_id, *_visibility(viewer)),
+            f"{_ASSESSMENT_SELECT} WHERE a.id = ? AND {_VISIBLE_TO}"
+            " AND (? = 0 OR yp.practitioner_id = ?)",
+            (assessment_id, *_visibility(viewer), int(own), viewer.id),
         )
         if row is None:
             await self._refuse(viewer, "assessments", assessment_id)
@@ -811,7 +825,12 @@ class Store:
         row = await self._fetchone("SELECT * FROM chat_state WHERE staff_id = ?", (staff.id,))
         if row is None:
             return None
-        return Awaiting(row["awaiting"], json.loads(row["payload"]), row["prompt_message_id"])
+        return Awaiting(
+            row["awaiting"],
+            json.loads(row["payload"]),
+            row["prompt_message_id"],
+            from_db(row["updated_at"]),
+        )
 
     async def stop_awaiting(self, staff: Staff) -> None:
         """Forget any typed input the bot was waiting for from `staff`."""
@@ -1581,12 +1600,17 @@ class Store:
         scores: dict[str, Any],
         risk: tuple[float | None, str | None],
         resilience: tuple[float | None, str | None],
+        started_at: datetime | None = None,
+        submitted_at: datetime | None = None,
     ) -> int:
         """Write a whole submitted assessment at once (the synthetic cohort uses this).
 
-        The caller scores the answers with the engine; a closure closes the case.
+        The caller scores the answers with the engine; a closure closes the case. The started
+        and submitted moments default to now and are never later than now.
         """
-        now = self._now()
+        moment = self._clock.now()
+        started = to_db(min(started_at or moment, moment))
+        now = to_db(min(submitted_at or moment, moment))
         async with self.transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO assessments (young_person_id, kind, status, instrument_id,"
@@ -1601,7 +1625,7 @@ class Store:
                     instrument_version,
                     assessed_on.isoformat(),
                     staff.id,
-                    now,
+                    started,
                     now,
                     staff.id,
                     now,

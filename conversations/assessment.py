@@ -1109,7 +1109,9 @@ async def _visible_young_person(
 ) -> YoungPerson | None:
     found = None
     if young_person_id is not None:
-        found = await context.services.store.young_person(young_person_id, context.require_staff())
+        found = await context.services.store.young_person(
+            young_person_id, context.require_staff(), own=True
+        )
     if found is None:
         # The store has audited the refusal.
         await answer(context, "That case is not available to you.", alert=True)
@@ -1145,7 +1147,8 @@ async def _open_draft_from(
 async def _draft_by_id(context: ApartContext, assessment_id: object) -> Assessment | None:
     if not isinstance(assessment_id, int):
         return None
-    found = await context.services.store.assessment(assessment_id, context.require_staff())
+    store = context.services.store
+    found = await store.assessment(assessment_id, context.require_staff(), own=True)
     return found if found is not None and found.status == Status.DRAFT else None
 
 

@@ -452,3 +452,33 @@ class TestTeamMoves:
         lead = await _staff(store, LEAD_ID)
 
         assert await store.case_by_reference("YP-M1", lead) is not None
+
+
+class TestLeadsReadButDoNotAnswer:
+    async def test_a_lead_cannot_answer_or_start_a_practitioners_assessment(
+        self, running: StandInBot, practitioner: ChatClient
+    ) -> None:
+        """Leads see the team's cases; only the responsible practitioner assesses them."""
+        store = running.services.store
+        await practitioner.send("/new")
+        await practitioner.send("YP-L1")
+        await practitioner.tap("Start the baseline")
+        await practitioner.tap("Today")
+        draft = await store.open_draft(await _staff(store, PRACTITIONER_ID))
+        assert draft is not None
+        lead = running.client(LEAD_ID, "Pat")
+        await lead.send("/help")
+        message = lead.last_bot_message.message_id
+
+        first_item = draft.current_item
+        answered = await lead.tap_data(pack(Act.VALUE, draft.id, "age", 14), message)
+        started = await lead.tap_data(pack(Act.PICK_CASE, draft.young_person_id), message)
+
+        assert answered.text is not None
+        assert "no longer open" in answered.text
+        assert started.text is not None
+        assert "not available" in started.text
+        assert await store.answers(draft.id) == {}
+        after = await store.open_draft(await _staff(store, PRACTITIONER_ID))
+        assert after is not None
+        assert after.current_item == first_item

@@ -358,3 +358,22 @@ class TestReasons:
             practitioner.last_bot_message.text or ""
         )
         assert "<b>new</b> worker & carer" in (practitioner.last_bot_message.text or "")
+
+
+class TestStalePrompts:
+    async def test_text_typed_long_after_a_note_prompt_is_not_taken_as_the_note(
+        self, running: StandInBot, practitioner: ChatClient, clock: FixedClock
+    ) -> None:
+        """The wait for typed text lapses with the idle time, restart or not."""
+        await play_until(practitioner, _steps("YP-A1"), "Risk 3 of 16")
+        await practitioner.tap("Add note")
+        clock.advance(timedelta(days=2))
+
+        await practitioner.send("Running ten minutes late for the review meeting")
+
+        assert "not waiting for a typed message" in _shown(practitioner)
+        assert "R3" not in await running.services.store.notes(1)
+        assert any(
+            m.text == "Running ten minutes late for the review meeting"
+            for m in practitioner.messages
+        )
