@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.arguments import existing_folder, new_file
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
@@ -67,7 +69,9 @@ def register(
         "export-case", help="write everything held about one case (JSON and CSV)"
     )
     export.add_argument("reference")
-    export.add_argument("--out", type=Path, default=Path(), help="folder (default: here)")
+    export.add_argument(
+        "--out", type=existing_folder, default=Path(), help="folder (default: here)"
+    )
     export.add_argument(
         "--plain",
         action="store_true",
@@ -89,7 +93,7 @@ def register(
     backup = commands.add_parser(
         "backup", help="copy the database safely while the bot runs (stays encrypted)"
     )
-    backup.add_argument("path", type=Path)
+    backup.add_argument("path", type=new_file)
     backup.set_defaults(command=_backup)
 
     encrypt = commands.add_parser(

@@ -108,17 +108,9 @@ def _check_instrument(settings: Settings) -> Finding:
 def _check_database(settings: Settings) -> list[Finding]:
     from bot import encryption
 
+    # The settings already refuse a path whose folder does not exist.
     path = settings.db_path
     folder = path.parent if str(path.parent) else None
-    if folder is not None and not folder.is_dir():
-        return [
-            Finding(
-                Level.FAIL,
-                "Database",
-                f"the folder {folder} does not exist. Create it (owned by the bot's user), or "
-                "change APART_DB_PATH.",
-            )
-        ]
     if encryption.file_state(path) == "missing":
         return [
             Finding(

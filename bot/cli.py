@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import admin_cli
+from bot.arguments import new_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -34,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.command(args))
     except ApartError as error:
         print(f"apart-bot: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        # A file or folder named on the command line or in the settings cannot be used.
+        where = f" {error.filename}" if error.filename else ""
+        print(f"apart-bot: cannot use{where}: {error.strerror or error}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -85,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     staff_commands = staff.add_subparsers(required=True, metavar="ACTION")
     staff_add = staff_commands.add_parser("add", help="enrol a Telegram user as staff")
     staff_add.add_argument("telegram_user_id", type=int)
-    staff_add.add_argument("--team", required=True, help="team name (created if new)")
+    staff_add.add_argument("--team", required=True, help="the team's name (see `team add`)")
     staff_add.add_argument(
         "--role", choices=["practitioner", "lead", "admin"], default="practitioner"
     )
@@ -107,7 +113,7 @@ def _add_outcome_commands(commands: argparse._SubParsersAction[argparse.Argument
     scope.add_argument("--case", metavar="REF", help="one young person's progress instead")
     report.add_argument("--from", dest="from_date", type=_iso_date, help="YYYY-MM-DD")
     report.add_argument("--to", dest="to_date", type=_iso_date, help="YYYY-MM-DD (default today)")
-    report.add_argument("--out", type=Path, required=True, help="the PDF file to write")
+    report.add_argument("--out", type=new_file, required=True, help="the PDF file to write")
     report.add_argument(
         "--min-group",
         type=int,
@@ -127,7 +133,7 @@ def _add_outcome_commands(commands: argparse._SubParsersAction[argparse.Argument
         "export", help="write every submitted assessment as CSV or XLSX, with a data dictionary"
     )
     export.add_argument("--format", choices=["csv", "xlsx"], required=True)
-    export.add_argument("--out", type=Path, required=True, help="the file to write")
+    export.add_argument("--out", type=new_file, required=True, help="the file to write")
     export.add_argument("--team", help="only this team (default: every team)")
     export.add_argument("--plain", action="store_true", help=_PLAIN_HELP)
     export.set_defaults(command=_export)
@@ -241,6 +247,7 @@ def _team_add(args: argparse.Namespace) -> int:
 
 
 def _staff_add(args: argparse.Namespace) -> int:
+    from bot.errors import UnknownTeamError
     from bot.store import Role, Store
 
     settings = _settings()
@@ -248,7 +255,13 @@ def _staff_add(args: argparse.Namespace) -> int:
     async def add() -> None:
         store = await Store.open(settings.db_path, key=settings.key)
         try:
-            team_id = await store.add_team(args.team)
+            team_id = await store.team_id(args.team)
+            if team_id is None:
+                known = ", ".join(repr(name) for _, name in await store.teams()) or "none yet"
+                raise UnknownTeamError(
+                    f"There is no team {args.team!r} (the teams are: {known}). Create it with "
+                    "`apart-bot team add NAME` first."
+                )
             await store.enrol(args.telegram_user_id, team_id, Role(args.role))
         finally:
             await store.close()

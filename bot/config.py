@@ -111,6 +111,16 @@ class Settings(BaseSettings):
             raise ValueError("does not look like a bot token")
         return value
 
+    @field_validator("db_path")
+    @classmethod
+    def _db_path_is_a_file_in_a_folder(cls, value: Path) -> Path:
+        if value.is_dir():
+            raise ValueError(f"names a folder ({value}), not a database file")
+        folder = value.parent if str(value.parent) else Path()
+        if not folder.is_dir():
+            raise ValueError(f"is in a folder that does not exist ({folder})")
+        return value
+
     @field_validator("telegram_api_base_url")
     @classmethod
     def _url_is_http(cls, value: str) -> str:

@@ -55,3 +55,11 @@ class UnknownInvitationError(InvitationError):
 
 class AccessError(ApartError):
     """The member of staff may not do this; the message says so in plain words."""
+
+
+class InvalidTeamNameError(ApartError):
+    """A team name was refused; the message says why in plain words."""
+
+
+class UnknownTeamError(ApartError):
+    """A team named on the command line does not exist."""

@@ -30,6 +30,7 @@ from bot.errors import (
     AccessError,
     DatabaseTooNewError,
     DuplicateReferenceError,
+    InvalidTeamNameError,
     InvitationError,
     StorageUnavailableError,
     StoreError,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5_000
+MAX_TEAM_NAME = 60
 
 # SQLite's words for a database it cannot write to now but may later (disk, permissions).
 _CANNOT_WRITE = ("database or disk is full", "readonly database", "disk i/o error")
@@ -339,6 +341,11 @@ class Store:
 
     async def add_team(self, name: str) -> int:
         """Create a team, or return the id of the team of that name."""
+        name = " ".join(name.split())
+        if not name or len(name) > MAX_TEAM_NAME:
+            raise InvalidTeamNameError(
+                f"A team name must be 1 to {MAX_TEAM_NAME} characters, not blank."
+            )
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO teams (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",

@@ -107,7 +107,8 @@ class TestCheckOffline:
         monkeypatch.setenv("APART_DB_PATH", str(tmp_path / "no-such-folder" / "apart.db"))
         status, out = _check(capsys)
         assert status == 1
-        assert "does not exist. Create it" in out
+        assert "APART_DB_PATH is in a folder that does not exist" in out
+        assert "no-such-folder" in out
 
     def test_a_file_that_is_not_a_database_fails(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -301,6 +301,9 @@ class TestCommandLine:
         self, env: Path, db_key: str | None, capsys: pytest.CaptureFixture[str]
     ) -> None:
         assert await _run(["bootstrap-admin", "8100"]) == 0
+        assert await _run(["staff", "add", "8101", "--team", "Typo"]) == 2
+        assert await _run(["team", "add", "   "]) == 2
+        assert await _run(["team", "add", "North"]) == 0
         assert await _run(["staff", "add", "8101", "--team", "North"]) == 0
 
         assert await _run(["revoke", "8101"]) == 0
