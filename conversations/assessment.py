@@ -265,7 +265,7 @@ async def receive_date(update: Update, context: ApartContext, payload: dict[str,
         await send(context, screen(_e(_CLOSED)))
         return
     try:
-        day = parse_date(message.text)
+        day = parse_date(message.text, today(context.services.clock, context.services.tz))
         await _set_date(context, draft, day, typed=True)
     except InvalidDateError as error:
         await send(context, screen(_e(str(error))))
@@ -290,19 +290,31 @@ async def _set_date(
     await present(context, moved, fresh=typed)
 
 
-def parse_date(text: str) -> date:
-    """A typed date such as 12/01/2026, 12-1-26, 2026-01-12 or 12 Jan 2026."""
-    cleaned = text.strip().lower().replace(",", " ")
-    for form in ("%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d", "%d %b %Y", "%d %B %Y"):
-        candidate = re.sub(r"[.\-](?=\d)", "/", cleaned) if "%d/" in form else cleaned
+def parse_date(text: str, today_: date) -> date:
+    """A typed date such as 12/01/2026, 12-1-26, 2026-01-12, 12 Jan 2026, today or yesterday."""
+    cleaned = " ".join(text.strip().lower().replace(",", " ").split())
+    if cleaned in _RELATIVE_DAYS:
+        return today_ - timedelta(days=_RELATIVE_DAYS[cleaned])
+    numeric = re.sub(r"[.\-](?=\d)", "/", cleaned)
+    for form in ("%d/%m/%Y", "%d/%m/%y", "%Y/%m/%d", "%d %b %Y", "%d %B %Y"):
+        candidate = numeric if "/" in form else cleaned
         try:
-            return datetime.strptime(" ".join(candidate.split()), form).date()
+            return datetime.strptime(candidate, form).date()
         except ValueError:
             continue
+    if _NUMERIC_DATE.match(numeric):
+        raise InvalidDateError(
+            f"There is no such day as {text.strip()}. Check the day and the month "
+            "(day first, as in 12/01/2026)."
+        )
     raise InvalidDateError(
         "I could not read that as a date. Type it like 12/01/2026 (day, month, year), "
         "or tap Today."
     )
+
+
+_RELATIVE_DAYS = {"today": 0, "yesterday": 1}
+_NUMERIC_DATE = re.compile(r"^\d{1,4}/\d{1,2}/\d{1,4}$")
 
 
 def check_assessment_date(day: date, today_: date, latest: date | None) -> None:

@@ -377,3 +377,44 @@ class TestStalePrompts:
             m.text == "Running ten minutes late for the review meeting"
             for m in practitioner.messages
         )
+
+
+class TestParseDate:
+    @pytest.mark.parametrize(
+        ("typed", "day"),
+        [
+            ("12/01/2026", "2026-01-12"),
+            ("12-1-26", "2026-01-12"),
+            ("12.01.2026", "2026-01-12"),
+            ("2026-01-12", "2026-01-12"),
+            ("12 Jan 2026", "2026-01-12"),
+            ("12 January, 2026", "2026-01-12"),
+            ("29/02/2024", "2024-02-29"),
+            ("Today", "2026-12-04"),
+            (" yesterday ", "2026-12-03"),
+        ],
+    )
+    def test_reads_the_ways_people_write_dates(self, typed: str, day: str) -> None:
+        from datetime import date
+
+        from conversations.assessment import parse_date
+
+        assert parse_date(typed, date(2026, 12, 4)).isoformat() == day
+
+    @pytest.mark.parametrize(
+        ("typed", "reason"),
+        [
+            ("29/02/2026", "no such day"),
+            ("31/04/2026", "no such day"),
+            ("2026-13-01", "no such day"),
+            ("next Tuesday", "could not read"),
+        ],
+    )
+    def test_says_why_a_date_is_refused(self, typed: str, reason: str) -> None:
+        from datetime import date
+
+        from bot.errors import InvalidDateError
+        from conversations.assessment import parse_date
+
+        with pytest.raises(InvalidDateError, match=reason):
+            parse_date(typed, date(2026, 12, 4))
