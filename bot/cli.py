@@ -181,8 +181,10 @@ def _demo(args: argparse.Namespace) -> int:
     db_path: Path = args.db or DEFAULT_DB
     if args.db is None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in db_path.parent.glob(f"{db_path.name}*"):
-            leftover.unlink()
+        # A fresh demo every time: last run's database, charts and reports go.
+        for pattern in (f"{db_path.name}*", "*.png", "*.pdf"):
+            for leftover in db_path.parent.glob(pattern):
+                leftover.unlink()
     settings = _settings(APART_DB_PATH=db_path)
     if not args.verbose:
         # The transcript is the demo's output; routine log lines would only interrupt it.
@@ -193,8 +195,15 @@ def _demo(args: argparse.Namespace) -> int:
     else:
         script = None if args.no_script else shipped_script()
         interactive = sys.stdin.isatty()
+    showcase = args.script is None and not args.no_script
     return asyncio.run(
-        run_demo(settings, script=script, interactive=interactive, cohort=args.cohort)
+        run_demo(
+            settings,
+            script=script,
+            interactive=interactive,
+            cohort=args.cohort,
+            showcase=showcase,
+        )
     )
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.app import Services
     from bot.config import Settings
     from bot.harness import ChatClient
+    from bot.standin import ChatEvent, StoredMessage
 
 logger = logging.getLogger(__name__)
 
@@ -56,91 +57,111 @@ async def run_demo(
     out: TextIO = sys.stdout,
     stdin: TextIO = sys.stdin,
     cohort: bool = False,
+    showcase: bool = False,
 ) -> int:
-    """Run the demo; return the exit status (0, or 1 when a script step failed)."""
+    """Run the demo; return the exit status (0, or 1 when a script step failed).
+
+    With `showcase` (the shipped script), the demo goes on to show YP-A1's progress chart,
+    the team's digest and, with a cohort, the team's report.
+    """
     async with standin_bot(settings) as running:
         store = running.services.store
         team = await _demo_team(running.services, cohort=cohort)
         # A lead, so that /digest works too; leads hold a caseload like practitioners.
         await store.enrol(DEMO_USER_ID, team, Role.LEAD)
         client = running.client(DEMO_USER_ID, "Demo")
+        chat = DemoChat(client, out, settings.db_path.parent)
 
         print(f"APART bot demo · database {settings.db_path} · no Telegram needed", file=out)
-        if script is not None and not await play(client, script_steps(script), out):
+        if script is not None and not await chat.play(script_steps(script)):
             return 1
-        if script is not None:
-            await play(client, list(AFTER_SCRIPT), out)
-            save_photos(client, settings.db_path.parent, out)
-        if script is not None and cohort:
-            await play(client, ["/report"], out)
-            save_documents(client, settings.db_path.parent, out)
+        if showcase:
+            await chat.play([*AFTER_SCRIPT, *(["/report"] if cohort else [])])
         if interactive:
-            await converse(client, out, stdin)
+            await chat.converse(stdin)
     return 0
 
 
-def save_photos(client: ChatClient, folder: Path, out: TextIO) -> list[Path]:
-    """Write every chart the bot sent in this chat to `folder`, printing where each went."""
-    saved = []
-    for message in client.bot_messages:
-        if message.photo is None:
-            continue
-        path = folder / message.photo.filename
-        path.write_bytes(message.photo.content)
-        print(f"(chart saved to {path})", file=out)
-        saved.append(path)
-    return saved
+class DemoChat:
+    """The terminal side of the demo: prints what the bot shows and saves what it sends."""
 
+    def __init__(self, client: ChatClient, out: TextIO, folder: Path) -> None:
+        self.client = client
+        self.out = out
+        self.folder = folder
+        self._shown: dict[int, str | None] = {}
 
-async def play(client: ChatClient, steps: list[str], out: TextIO) -> bool:
-    """Play script steps, printing the transcript; [label] taps a button, anything else is sent."""
-    for step in steps:
-        try:
-            await _step(client, step, out)
-        except LookupError as error:
-            print(f"\nThe script stopped at {step!r}: {error}", file=out)
-            return False
-    return True
+    async def play(self, steps: list[str]) -> bool:
+        """Play script steps: [label] taps a button, anything else is sent; False on a miss."""
+        for step in steps:
+            try:
+                await self._step(step, echo=True)
+            except LookupError as error:
+                print(f"\nThe script stopped at {step!r}: {error}", file=self.out)
+                return False
+        return True
 
+    async def converse(self, stdin: TextIO) -> None:
+        """Read lines from the person at the keyboard until /quit or end of input."""
+        print(
+            "\nYour turn. Type a button's number to tap it, or a message or command "
+            "(/help, /new, /assess, /cases, /progress REF, /digest). /quit ends the demo.",
+            file=self.out,
+        )
+        loop = asyncio.get_running_loop()
+        while True:
+            print("you> ", end="", file=self.out, flush=True)
+            line = await loop.run_in_executor(None, stdin.readline)
+            if not line or line.strip() in QUIT:
+                print("", file=self.out)
+                return
+            text = line.strip()
+            if not text:
+                continue
+            try:
+                await self._step(text, echo=False)
+            except LookupError as error:
+                print(f"  {error}", file=self.out)
 
-async def converse(client: ChatClient, out: TextIO, stdin: TextIO) -> None:
-    """Read lines from the person at the keyboard until /quit or end of input."""
-    print(
-        "\nYour turn. Type a button's number to tap it, or a message or command "
-        "(/help, /new, /assess, /cases). /quit ends the demo.",
-        file=out,
-    )
-    loop = asyncio.get_running_loop()
-    while True:
-        print("you> ", end="", file=out, flush=True)
-        line = await loop.run_in_executor(None, stdin.readline)
-        if not line or line.strip() in QUIT:
-            print("", file=out)
+    async def _step(self, step: str, *, echo: bool) -> None:
+        mark = self.client.mark()
+        if not echo and step.isdecimal():
+            await _tap_number(self.client, int(step))
+        elif step.startswith("[") and step.endswith("]"):
+            if echo:
+                print(f'\n» tap "{step[1:-1]}"', file=self.out)
+            await self.client.tap(step[1:-1])
+        else:
+            if echo:
+                print(f"\n» {step}", file=self.out)
+            await self.client.send(step)
+        for event in self.client.events_since(mark):
+            self._print(event)
+
+    def _print(self, event: ChatEvent) -> None:
+        message = event.message
+        if event.kind == "deleted":
+            print(render_event(event), file=self.out)
             return
-        text = line.strip()
-        if not text:
-            continue
-        try:
-            await _step(client, text, out, echo=False)
-        except LookupError as error:
-            print(f"  {error}", file=out)
+        if not message.from_bot:
+            return
+        unchanged = self._shown.get(message.message_id) == message.text
+        if event.kind == "edited" and not message.buttons and unchanged:
+            # Only the buttons came off an older message: nothing new to read.
+            return
+        self._shown[message.message_id] = message.text
+        print(render_event(event), file=self.out)
+        if event.kind == "new":
+            self._save(message)
 
-
-async def _step(client: ChatClient, step: str, out: TextIO, *, echo: bool = True) -> None:
-    mark = client.mark()
-    if not echo and step.isdecimal():
-        await _tap_number(client, int(step))
-    elif step.startswith("[") and step.endswith("]"):
-        if echo:
-            print(f"\n» tap {step}", file=out)
-        await client.tap(step[1:-1])
-    else:
-        if echo:
-            print(f"\n» {step}", file=out)
-        await client.send(step)
-    for event in client.events_since(mark):
-        if event.message.from_bot or event.kind == "deleted":
-            print(render_event(event), file=out)
+    def _save(self, message: StoredMessage) -> None:
+        sent = message.photo or message.document
+        if sent is None:
+            return
+        path = self.folder / f"{message.message_id}-{sent.filename}"
+        path.write_bytes(sent.content)
+        what = "chart" if message.photo is not None else "report"
+        print(f"({what} saved to {path})", file=self.out)
 
 
 async def _tap_number(client: ChatClient, number: int) -> None:
@@ -155,18 +176,6 @@ async def _tap_number(client: ChatClient, number: int) -> None:
     data = buttons[number - 1]
     assert data is not None
     await client.tap_data(data, message.message_id)
-
-
-def save_documents(client: ChatClient, folder: Path, out: TextIO) -> list[Path]:
-    """Write every document (the /report PDF) the bot sent in this chat to `folder`."""
-    saved = []
-    for message in client.bot_messages:
-        if message.document is not None:
-            path = folder / message.document.filename
-            path.write_bytes(message.document.content)
-            print(f"(report saved to {path})", file=out)
-            saved.append(path)
-    return saved
 
 
 async def _demo_team(services: Services, *, cohort: bool) -> int:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.chat import edit, screen, send
+from bot.chat import remove_keyboard, screen, send
 from bot.store import Role
 from conversations.screens import paused_screen, resume_offer_rows
 
@@ -81,10 +81,10 @@ async def cancel(update: Update, context: ApartContext) -> None:
         text = "Cancelled." if was_waiting else "There is nothing to cancel."
         await send(context, screen(text))
         return
-    view = paused_screen(draft, "Paused.")
     if draft.chat_id is not None and draft.message_id is not None:
-        await edit(context, draft.chat_id, draft.message_id, screen(view.text))
-    await send(context, view)
+        # The paused draft's buttons go, so that nothing is answered by accident later.
+        await remove_keyboard(context, draft.chat_id, draft.message_id)
+    await send(context, paused_screen(draft, "Paused."))
 
 
 def handlers() -> list[BaseHandler[Update, ApartContext, Any]]:

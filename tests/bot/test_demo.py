@@ -52,3 +52,34 @@ class TestDemo:
         """Each run starts afresh, so YP-A1 can be registered every time."""
         assert _run_demo(cwd=tmp_path).returncode == 0
         assert _run_demo(cwd=tmp_path).returncode == 0
+
+
+class TestConversation:
+    async def test_numbers_tap_buttons_and_charts_are_saved_as_they_come(
+        self, tmp_path: Path
+    ) -> None:
+        """At the keyboard: a number taps, /cancel says Paused once, a chart lands on disk."""
+        import io
+
+        from bot.config import load_settings
+        from bot.demo import run_demo, shipped_script
+
+        out = io.StringIO()
+        typed = io.StringIO("/assess\n1\n2\n/cancel\n/progress YP-A1\n99\n/quit\n")
+        settings = load_settings(APART_DB_PATH=tmp_path / "demo.db")
+
+        status = await run_demo(
+            settings, script=shipped_script(), interactive=True, out=out, stdin=typed
+        )
+
+        said = out.getvalue()
+        turn = said[said.index("Your turn.") :]
+        assert status == 0
+        assert "Which assessment is this?" in turn
+        assert "When was this assessment done?" in turn
+        assert turn.count("Paused.") == 1
+        assert "There is no button 99" in turn
+        charts = sorted(p.name for p in tmp_path.glob("*.png"))  # noqa: ASYNC240 (test, after the loop's work)
+        assert len(charts) == 1
+        assert "YP-A1-progress" in charts[0]
+        assert f"(chart saved to {tmp_path / charts[0]})" in turn
