@@ -162,7 +162,8 @@ def _invite(args: argparse.Namespace) -> int:
         code = await store.create_invitation(team_id, role, expires, None, is_admin=args.admin)
         print(f"Invitation code: {code}")
         print(f"Send this, to that person only: {invitation_link(settings.bot_username, code)}")
-        print(f"It works once, until {expires:%d %b %Y %H:%M} UTC.")
+        local = expires.astimezone(settings.tz)
+        print(f"It works once, until {local:%d %b %Y %H:%M} ({settings.timezone} time).")
         return 0
 
     return _with_store(settings, work)
