@@ -16,8 +16,9 @@ import dataclasses
 import logging
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from apart_engine.instrument import AssessmentKind, ItemKind, SectionRole
 from apart_engine.schedule import add_months
@@ -48,6 +49,12 @@ _FIRST_STAFF_ID = -1001
 _BASELINE_RISK = {"Low": (6, 22), "Medium": (27, 47), "High": (52, 82)}
 _BAND_WEIGHTS = {"Low": 0.25, "Medium": 0.4, "High": 0.35}
 _MONTHLY_FALL = {"Low": 0.4, "Medium": 1.6, "High": 3.2}
+
+# Seeded assessments are started and submitted on their assessment date, in the afternoon
+# local time, as a practitioner would after a visit; this is the window for the start.
+_FIRST_START = time(13, 0)
+_START_WINDOW_MINUTES = 180
+_DEFAULT_TZ = ZoneInfo("Europe/London")
 
 _EVENTS = ("missing_episode", "moved", "disclosure", "police_or_court", "exclusion", "hospital")
 
@@ -90,9 +97,14 @@ async def seed_cohort(
     months: int = DEFAULT_MONTHS,
     seed: int = DEFAULT_SEED,
     until: date,
+    tz: tzinfo = _DEFAULT_TZ,
     progress: Callable[[int, int], None] | None = None,
 ) -> SeedSummary:
-    """Write a synthetic cohort into an empty database; refuse one that holds cases."""
+    """Write a synthetic cohort into an empty database; refuse one that holds cases.
+
+    Each assessment is stamped as started and submitted on the afternoon of its assessment
+    date in `tz` (APART_TIMEZONE), so digests count it in the week it was done.
+    """
     if young_people < 1 or months < 1:
         raise SeedError("Ask for at least one young person and at least one month.")
     if await store.count_young_people():
@@ -102,6 +114,8 @@ async def seed_cohort(
         )
 
     rng = random.Random(seed)
+    # A stream of its own, so the times leave the cohort's answers as they were for a seed.
+    clock_rng = random.Random(f"{seed}-times")
     start = add_months(until, -months)
     practitioners = await _staff(store)
     count = 0
@@ -112,6 +126,7 @@ async def seed_cohort(
         case = await store.add_young_person(person.reference, staff)
         for kind, day, answers in _assessments(rng, instrument, person, until):
             scores = score_assessment(instrument, _ratings(instrument, answers))
+            started, submitted = _afternoon(clock_rng, day, tz)
             await store.add_submitted_assessment(
                 case,
                 staff,
@@ -123,6 +138,8 @@ async def seed_cohort(
                 scores=scores_record(instrument, scores),
                 risk=(scores.risk.score, scores.risk.band),
                 resilience=(scores.resilience.score, scores.resilience.band),
+                started_at=started,
+                submitted_at=submitted,
             )
             count += 1
             dates.append(day)
@@ -282,6 +299,13 @@ def _background_answer(rng: random.Random, item: Item) -> JsonValue:
 def _ratings(instrument: Instrument, answers: dict[str, JsonValue]) -> dict[str, int | None]:
     wanted = {item.id for item in instrument.rating_items}
     return {k: v for k, v in answers.items() if k in wanted and (v is None or isinstance(v, int))}
+
+
+def _afternoon(rng: random.Random, day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """When an assessment of `day` was started and submitted: that afternoon, local time."""
+    start = datetime.combine(day, _FIRST_START, tzinfo=tz)
+    start += timedelta(minutes=rng.randrange(_START_WINDOW_MINUTES))
+    return start, start + timedelta(minutes=rng.randint(15, 50))
 
 
 def _months(baseline: date, day: date) -> float:

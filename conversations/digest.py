@@ -66,6 +66,9 @@ class DigestFigures:
     risk_rose: list[Change] = field(default_factory=list)
     resilience_fell: list[Change] = field(default_factory=list)
     newly_high: list[tuple[int, str]] = field(default_factory=list)
+    """Cases whose latest assessment is High risk and whose previous one was not."""
+    started_high: list[tuple[int, str]] = field(default_factory=list)
+    """New cases whose baseline, their only assessment so far, is High risk."""
     stale_drafts: list[tuple[str, int, int]] = field(default_factory=list)
     """(reference, practitioner's staff id, days open)."""
 
@@ -98,11 +101,15 @@ def digest_figures(
         latest = assessments[-1]
         if latest.submitted_at is None or latest.submitted_at < since:
             continue
-        previous = assessments[-2] if len(assessments) > 1 else None
-        if latest.risk_band == top_band and (previous is None or previous.risk_band != top_band):
-            figures.newly_high.append((latest.young_person_id, latest.reference))
-        if previous is not None:
-            _note_changes(instrument, previous, latest, figures)
+        flagged = (latest.young_person_id, latest.reference)
+        if len(assessments) == 1:
+            if latest.risk_band == top_band:
+                figures.started_high.append(flagged)
+            continue
+        previous = assessments[-2]
+        if latest.risk_band == top_band and previous.risk_band != top_band:
+            figures.newly_high.append(flagged)
+        _note_changes(instrument, previous, latest, figures)
 
     figures.stale_drafts = [
         (reference, practitioner_id, (now - opened).days)
@@ -147,9 +154,12 @@ def digest_screen(
                 f"{change.before:.1f} → {change.after:.1f}"
             )
     for _, reference in figures.newly_high:
-        lines.append(f"Newly High risk: <b>{html.escape(reference)}</b>")
+        lines.append(f"Now High risk, from lower: <b>{html.escape(reference)}</b>")
     if not (figures.risk_rose or figures.resilience_fell or figures.newly_high):
         lines.append("No case rose in risk or fell in resilience meaningfully.")
+    if figures.started_high:
+        lines += ["", "<b>New cases starting High</b> (baseline in the last 7 days)"]
+        lines.append(_refs([reference for _, reference in figures.started_high]))
 
     lines += ["", "<b>Drafts open over a week</b>"]
     for reference, staff_id, days in figures.stale_drafts:
@@ -158,7 +168,8 @@ def digest_screen(
     if not figures.stale_drafts:
         lines.append("None.")
 
-    flagged = {yp: ref for yp, ref in figures.newly_high}
+    flagged = dict(figures.started_high)
+    flagged.update(figures.newly_high)
     flagged.update({c.young_person_id: c.reference for c in figures.risk_rose})
     flagged.update({c.young_person_id: c.reference for c in figures.resilience_fell})
     rows = [

@@ -17,7 +17,7 @@ from bot.runtime import standin_bot
 from bot.sender import Outcome, Sender
 from bot.standin import RetryAfter, StandInBotAPI
 from bot.store import CaseSummary, Role, YoungPerson
-from conversations.digest import digest_figures
+from conversations.digest import digest_figures, digest_screen
 from conversations.reminders import due_reminders, reminder_screen
 from tests.conftest import LEAD_ID, OTHER_PRACTITIONER_ID, PRACTITIONER_ID
 from tests.support.seed import submit
@@ -480,6 +480,37 @@ class TestDigest:
         photo = lead.last_bot_message.photo
         assert photo is not None
         assert photo.filename == "YP-D1-progress.png"
+
+    async def test_a_baseline_that_starts_high_is_a_new_case_not_a_change(
+        self, running: StandInBot, clock: FixedClock
+    ) -> None:
+        """A baseline has no previous assessment, so nothing is claimed to have changed."""
+        store = running.services.store
+        practitioner = await _staff(store, PRACTITIONER_ID)
+        lead = await _staff(store, LEAD_ID)
+        clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))
+        new = await store.add_young_person("YP-N1", practitioner)
+        await submit(store, new, practitioner, AssessmentKind.BASELINE, date(2026, 12, 3), 3)
+        clock.set(datetime(2026, 12, 4, 10, 0, tzinfo=UTC))
+        now = clock.now()
+
+        figures = digest_figures(
+            running.services.instrument,
+            await store.team_caseload(lead),
+            await store.team_history(lead),
+            [],
+            now=now,
+            on=date(2026, 12, 4),
+            due_soon_days=7,
+        )
+        text = digest_screen(figures, "North team", lead, [lead], date(2026, 12, 4)).text
+
+        assert [ref for _, ref in figures.started_high] == ["YP-N1"]
+        assert figures.newly_high == []
+        changes, started = text.split("New cases starting High")
+        assert "YP-N1" not in changes
+        assert "YP-N1" in started
+        assert "No case rose in risk" in changes
 
 
 def test_settings_refuse_a_sweep_in_quiet_hours(tmp_path: Path) -> None:

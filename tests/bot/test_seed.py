@@ -7,6 +7,7 @@ import sqlite3
 from collections import Counter
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -114,6 +115,21 @@ class TestShape:
         assert closed
         assert dropped
         assert early
+
+    def test_each_is_started_and_submitted_on_its_own_date_in_the_afternoon(
+        self, rows: list[sqlite3.Row]
+    ) -> None:
+        """A digest counts seeded assessments in the week they were done, not the seeding day."""
+        local = ZoneInfo("Europe/London")
+        for row in rows:
+            started = datetime.fromisoformat(row["started_at"]).astimezone(local)
+            submitted = datetime.fromisoformat(row["submitted_at"]).astimezone(local)
+            assert submitted.date().isoformat() == row["assessed_on"]
+            assert started.date().isoformat() == row["assessed_on"]
+            assert 12 <= started.hour < submitted.hour + 1 <= 18
+            assert started <= submitted  # one done on the seeding day stops at its noon
+        stamped = {r["submitted_at"][:10] for r in rows}
+        assert len(stamped) > 100
 
     async def test_answers_include_unknowns_and_significant_events(self, tmp_path: Path) -> None:
         await (await _seed(tmp_path / "apart.db")).close()
