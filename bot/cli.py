@@ -380,6 +380,7 @@ def _seed_demo(args: argparse.Namespace) -> int:
                 services.store,
                 services.instrument,
                 until=until,
+                tz=settings.tz,
                 progress=progress,
                 **{name: value for name, value in chosen.items() if value is not None},
             )

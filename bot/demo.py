@@ -185,7 +185,10 @@ async def _demo_team(services: Services, *, cohort: bool) -> int:
     from bot.seed import TEAMS, seed_cohort
 
     summary = await seed_cohort(
-        services.store, services.instrument, until=today(services.clock, services.tz)
+        services.store,
+        services.instrument,
+        until=today(services.clock, services.tz),
+        tz=services.tz,
     )
     logger.info("Demo cohort: %s synthetic assessments", summary.assessments)
     return await services.store.add_team(TEAMS[0])
