@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.errors import InvalidReferenceError
 
@@ -81,7 +81,8 @@ def _has_date_run(text: str) -> bool:
     for run in _DIGIT_RUN.findall(text):
         for form in _RUN_DATE_FORMATS.get(len(run), ()):
             try:
-                day = datetime.strptime(run, form)
+                # Only the calendar day matters; UTC makes the datetime explicit, not naive.
+                day = datetime.strptime(run, form).replace(tzinfo=UTC)
             except ValueError:
                 continue
             if 1900 <= day.year <= 2100:

@@ -84,6 +84,14 @@ class Timeout(Fault):
 
 
 @dataclass(frozen=True)
+class Refusal(Fault):
+    """A refusal Telegram words itself, such as a 400 "Bad Request: can't parse entities: ..."."""
+
+    description: str
+    status: int = 400
+
+
+@dataclass(frozen=True)
 class Dropped(Fault):
     """`telegram.error.NetworkError`: the connection broke before the call arrived."""
 
@@ -673,6 +681,8 @@ class StandInBotAPI:
             return 429, _error_body(refusal)
         if isinstance(fault, ServerError):
             return 502, _error_body(_Refusal("Bad Gateway", status=502))
+        if isinstance(fault, Refusal):
+            return fault.status, _error_body(_Refusal(fault.description, status=fault.status))
         if isinstance(fault, Timeout) and not fault.applied:
             raise TimedOut("stand-in: timed out before the call was applied")
         if isinstance(fault, Dropped):

@@ -12,7 +12,7 @@ import dataclasses
 import html
 import logging
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import Message, Update
@@ -299,7 +299,8 @@ def parse_date(text: str, today_: date) -> date:
     for form in ("%d/%m/%Y", "%d/%m/%y", "%Y/%m/%d", "%d %b %Y", "%d %B %Y"):
         candidate = numeric if "/" in form else cleaned
         try:
-            return datetime.strptime(candidate, form).date()
+            # A calendar day: UTC only keeps the datetime from being naive before .date().
+            return datetime.strptime(candidate, form).replace(tzinfo=UTC).date()
         except ValueError:
             continue
     if _NUMERIC_DATE.match(numeric):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -278,6 +280,39 @@ class TestRestarts:
         assert len(texts) == 1
         assert "YP-R1" in texts[0]
 
+    async def test_start_up_alone_sends_the_missed_sweep_once(self, settings: Settings) -> None:
+        """C9: nothing calls the sweep; starting at 10:00 after a missed 09:00 sends it once."""
+        clock = FixedClock(datetime(2026, 12, 3, 20, 0, tzinfo=UTC))
+        api = await self._seed(settings, clock)
+        clock.set(datetime(2026, 12, 4, 10, 0, tzinfo=UTC))
+
+        async with standin_bot(settings, api=api, clock=clock) as bot:
+            after_first = _texts(bot, PRACTITIONER_ID)
+        async with standin_bot(settings, api=api, clock=clock) as bot:
+            after_second = _texts(bot, PRACTITIONER_ID)
+
+        assert len(after_first) == 1
+        assert "YP-R1" in after_first[0]
+        assert after_second == after_first
+
+    async def test_two_instances_starting_at_once_send_the_missed_sweep_once(
+        self, settings: Settings
+    ) -> None:
+        """C9: an overlapping deploy: two start-ups on one database, both catching up."""
+        clock = FixedClock(datetime(2026, 12, 3, 20, 0, tzinfo=UTC))
+        api = await self._seed(settings, clock)
+        clock.set(datetime(2026, 12, 4, 10, 0, tzinfo=UTC))
+
+        async with contextlib.AsyncExitStack() as both:
+            await asyncio.gather(
+                both.enter_async_context(standin_bot(settings, api=api, clock=clock)),
+                both.enter_async_context(standin_bot(settings, api=api, clock=clock)),
+            )
+            texts = [m.text or "" for m in api.chats[PRACTITIONER_ID].messages.values()]
+
+        assert len(texts) == 1
+        assert "YP-R1" in texts[0]
+
     async def test_two_instances_on_one_database_send_once(self, settings: Settings) -> None:
         clock = FixedClock(datetime(2026, 12, 3, 20, 0, tzinfo=UTC))
         api = await self._seed(settings, clock)
@@ -377,6 +412,64 @@ class TestSending:
         assert not await store.is_unreachable(blocked)
         again = await jobs.run_reminder_sweep(running.services, sender, LONDON_NINE_GMT)
         assert again.sent == [blocked.id]
+
+
+# The smallest valid PNG: one transparent pixel.
+_TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+class _TimedStandIn(StandInBotAPI):
+    """The stand-in, noting when each sendMessage reached it and for which chat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sends: list[tuple[object, float]] = []
+
+    async def handle(
+        self, method: str, params: dict[str, Any], files: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        if method == "sendMessage":
+            self.sends.append((params.get("chat_id"), time.monotonic()))
+        return await super().handle(method, params, files)
+
+
+class TestDigestFloodControl:
+    async def test_the_digest_job_waits_out_a_flood_refusal_and_sends_each_lead_one(
+        self, settings: Settings, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """C7: the real weekly job for 100 leads; "retry after 1" on the 30th is waited out.
+
+        Only the drawing of the team chart is replaced (by a tiny PNG), to keep it quick.
+        """
+        from bot import charts
+
+        monkeypatch.setattr(charts, "team_chart", lambda *args: _TINY_PNG)
+        api = _TimedStandIn()
+        clock.set(datetime(2026, 12, 6, 12, 0, tzinfo=UTC))  # a Sunday: nothing at start-up
+        leads = [7000 + n for n in range(100)]
+        async with standin_bot(settings, api=api, clock=clock) as bot:
+            team = await bot.services.store.add_team("Big team")
+            for telegram_id in leads:
+                await bot.services.store.enrol(telegram_id, team, Role.LEAD)
+                api.add_private_chat(telegram_id, "Lead")
+            clock.set(datetime(2026, 12, 7, 8, 30, tzinfo=UTC))
+            api.fail_next("sendMessage", RetryAfter(1), chat_id=leads[29])
+            assert bot.app.job_queue is not None
+            (job,) = bot.app.job_queue.get_jobs_by_name(jobs.DIGEST_JOB)
+
+            await job.run(bot.app)
+
+        thirtieth = [at for chat_id, at in api.sends if chat_id == leads[29]]
+        assert len(thirtieth) == 2
+        assert thirtieth[1] - thirtieth[0] >= 1.0
+        assert [chat_id for chat_id, _ in api.sends].index(leads[29]) == 29
+        for telegram_id in leads:
+            shown = [m for m in api.chats[telegram_id].messages.values() if m.from_bot]
+            assert ["Weekly digest" in (m.text or "") for m in shown] == [True, False]
+            assert shown[1].photo is not None
 
 
 @pytest.mark.usefixtures("chats")

@@ -287,6 +287,20 @@ class TestFaults:
 
         assert len(api.chats[USER].messages) == int(applied)
 
+    async def test_a_worded_refusal_comes_back_as_that_bad_request(
+        self,
+        bot: Bot,
+        api: StandInBotAPI,
+    ) -> None:
+        sent = await bot.send_message(USER, "R1")
+        api.fail_next("editMessageText", standin.Refusal("Bad Request: can't parse entities: x"))
+
+        with pytest.raises(BadRequest, match="Can't parse entities: x"):
+            await bot.edit_message_text("R2", chat_id=USER, message_id=sent.message_id)
+
+        assert [call.status for call in api.calls_to("editMessageText")] == [400]
+        assert api.chats[USER].messages[sent.message_id].text == "R1"
+
     async def test_a_dropped_connection_is_a_network_error(
         self,
         bot: Bot,

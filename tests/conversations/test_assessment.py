@@ -87,6 +87,13 @@ async def _draft(running: StandInBot, staff: Staff) -> Any:
     return draft
 
 
+def _data_of(message: Any, label_start: str) -> str:
+    """The callback data of the one button on `message` whose label starts so."""
+    (data,) = [d for row in message.buttons for label, d in row if label.startswith(label_start)]
+    assert data is not None
+    return str(data)
+
+
 class TestKnownFailures:
     async def test_an_old_rating_button_neither_answers_nor_moves_the_current_item(
         self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
@@ -123,6 +130,39 @@ class TestKnownFailures:
         assert answer.text is not None
         assert "no longer open" in answer.text
         assert "R1" not in await running.services.store.answers(old.id)
+
+    async def test_a_button_of_an_abandoned_draft_leaves_the_open_one_alone(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        """C1: draft B open on another case at the same item; A's old keyboard changes nothing."""
+        await play_until(practitioner, _a1_baseline(), "Risk 1 of 16")
+        abandoned = await _draft(running, practitioner_staff)
+        old_message = practitioner.last_bot_message.message_id
+        await practitioner.send("/assess")
+        await practitioner.tap("Discard")
+        await practitioner.tap("Yes, discard")
+        other_case = ["/new", "YP-B2", *_a1_baseline()[2:]]
+        await play_until(practitioner, other_case, "Risk 1 of 16")
+        open_one = await _draft(running, practitioner_staff)
+        store = running.services.store
+        answers_before = await store.answers(open_one.id)
+        shown = practitioner.last_bot_message
+        mark = practitioner.mark()
+
+        answer = await practitioner.tap_data(f"va:{abandoned.id}:R1:3", old_message)
+
+        assert answer.text is not None
+        assert "no longer open" in answer.text
+        assert open_one.reference == "YP-B2"
+        assert open_one.id != abandoned.id
+        after = await _draft(running, practitioner_staff)
+        assert (after.id, after.current_item, after.step) == (open_one.id, "R1", open_one.step)
+        assert await store.answers(open_one.id) == answers_before
+        assert "R1" not in await store.answers(abandoned.id)
+        left = await store.assessment(abandoned.id, practitioner_staff)
+        assert left is None or left.status != "draft"
+        assert practitioner.events_since(mark) == []
+        assert practitioner.last_bot_message == shown
 
     @pytest.mark.parametrize("concurrent", [False, True], ids=["in-turn", "concurrent"])
     async def test_a_double_tap_stores_one_answer_and_advances_one_item(
@@ -190,6 +230,77 @@ class TestKnownFailures:
 
         assert any(r.levelname == "ERROR" for r in caplog.records)
         assert "Everything you had answered is saved" in (practitioner.last_bot_message.text or "")
+
+    @pytest.mark.parametrize(
+        "description",
+        [
+            'Bad Request: can\'t parse entities: Unsupported start tag "x" at byte offset 0',
+            "Bad Request: BUTTON_DATA_INVALID",
+        ],
+        ids=["unparsable", "button-data"],
+    )
+    async def test_a_bad_request_on_an_edit_is_reported_and_the_draft_kept(
+        self,
+        running: StandInBot,
+        practitioner: ChatClient,
+        practitioner_staff: Staff,
+        caplog: pytest.LogCaptureFixture,
+        description: str,
+    ) -> None:
+        """C3: a 400 other than "not modified" reaches the error handler; R1 stays answered."""
+        from telegram.error import BadRequest
+
+        from bot.standin import Refusal
+
+        await play_until(practitioner, _a1_baseline(), "Risk 1 of 16")
+        running.api.fail_next("editMessageText", Refusal(description))
+
+        tapped = await practitioner.tap("1 ·")
+
+        assert tapped.answered
+        (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert error.exc_info is not None
+        assert isinstance(error.exc_info[1], BadRequest)
+        assert "Everything you had answered is saved" in (practitioner.last_bot_message.text or "")
+        draft = await _draft(running, practitioner_staff)
+        assert draft.current_item == "R2"
+        assert (await running.services.store.answers(draft.id))["R1"] == 1
+        await practitioner.send("/assess")
+        await practitioner.tap("Resume YP-A1")
+        assert "Risk 2 of 16" in (practitioner.last_bot_message.text or "")
+
+    async def test_back_then_the_chosen_rating_again_redraws_without_an_error(
+        self,
+        running: StandInBot,
+        practitioner: ChatClient,
+        practitioner_staff: Staff,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """C3: back to R2, its ticked rating (forward to R3), then that rating once more."""
+        await play_until(practitioner, _a1_baseline(), "Risk 3 of 16")
+        before = practitioner.last_bot_message
+        await practitioner.tap("‹ Back")
+        chosen = _data_of(practitioner.last_bot_message, "✓")
+
+        forward = await practitioner.tap_data(chosen, before.message_id)
+        again = await practitioner.tap_data(chosen, before.message_id)
+
+        shown = practitioner.last_bot_message
+        assert (shown.message_id, shown.text, shown.buttons) == (
+            before.message_id,
+            before.text,
+            before.buttons,
+        )
+        (refused,) = [c for c in running.api.calls if c.status == 400]
+        assert refused is running.api.calls_to("editMessageText")[-1]
+        assert forward.answered
+        assert again.answered
+        assert again.text is None
+        draft = await _draft(running, practitioner_staff)
+        assert draft.current_item == "R3"
+        assert (await running.services.store.answers(draft.id))["R2"] == 3
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+        assert not any("went wrong" in (m.text or "") for m in practitioner.bot_messages)
 
     async def test_a_restart_resumes_at_the_next_item_with_answers_intact(
         self, settings: Any, clock: Any
