@@ -35,7 +35,7 @@ _GONE = (
 _NOT_DELETABLE = ("message to delete not found", "message can't be deleted")
 _TOO_LONG = "message is too long"
 # The chat itself has gone (the account was deleted, or the chat never existed for the bot).
-_CHAT_GONE = ("chat not found", "user is deactivated")
+CHAT_GONE = ("chat not found", "user is deactivated")
 
 # Telegram's limits on a message's text and a media caption, counted after HTML is parsed.
 MAX_TEXT = 4096
@@ -157,7 +157,7 @@ async def send(context: ApartContext, view: Screen, chat_id: int | None = None) 
         logger.warning("Chat %s refused a message (the bot may be blocked)", target)
         return None
     except BadRequest as error:
-        if not any(reason in error.message.lower() for reason in _CHAT_GONE):
+        if not any(reason in error.message.lower() for reason in CHAT_GONE):
             raise
         logger.warning("Chat %s no longer exists; nothing was sent", target)
         return None

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Outcomes after which the message is not sent again: even a partial delivery, since a part
+# sent twice would confuse more than one that is missing.
+_DELIVERED = (Outcome.SENT, Outcome.UNCERTAIN, Outcome.PARTIAL)
 SWEEP_JOB = "apart-reminder-sweep"
 DIGEST_JOB = "apart-weekly-digest"
 
@@ -82,7 +85,7 @@ async def run_reminder_sweep(services: Services, sender: Sender, slot: datetime)
             continue
         shown = [item for item in due if item.young_person_id not in claim.snoozed]
         outcome = await sender.deliver(recipient, reminder_screen(shown))
-        delivered = outcome in (Outcome.SENT, Outcome.UNCERTAIN)
+        delivered = outcome in _DELIVERED
         await store.settle_reminders(recipient, claim.claimed, sent=delivered)
         _tally(report, recipient.id, outcome)
     await store.record_job_run(SWEEP_JOB, slot)
@@ -104,7 +107,7 @@ async def run_weekly_digest(services: Services, sender: Sender, slot: datetime) 
         team = await store.team_name(lead.team_id) or "Your team"
         view, chart = await build_digest(services, lead, team)
         outcome = await sender.deliver(lead, view, photos=(chart,))
-        delivered = outcome in (Outcome.SENT, Outcome.UNCERTAIN)
+        delivered = outcome in _DELIVERED
         await store.settle_digest(lead, week_of, sent=delivered)
         _tally(report, lead.id, outcome)
     await store.record_job_run(DIGEST_JOB, slot)
@@ -178,7 +181,7 @@ async def _digest_callback(context: ApartContext) -> None:
 def _tally(report: RunReport, staff_id: int, outcome: Outcome) -> None:
     if outcome is Outcome.UNREACHABLE:
         report.unreachable.append(staff_id)
-    elif outcome is Outcome.FAILED:
+    elif outcome in (Outcome.FAILED, Outcome.PARTIAL):
         report.failed.append(staff_id)
     else:
         report.sent.append(staff_id)

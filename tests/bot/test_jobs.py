@@ -13,10 +13,11 @@ import pytest
 
 from apart_engine import AssessmentKind, default_instrument
 from bot import jobs
+from bot.chat import screen
 from bot.clock import FixedClock
 from bot.config import load_settings
 from bot.runtime import standin_bot
-from bot.sender import Outcome, Sender
+from bot.sender import Outcome, Photo, Sender
 from bot.standin import RetryAfter, StandInBotAPI
 from bot.store import CaseSummary, Role, YoungPerson
 from conversations.digest import digest_figures, digest_screen
@@ -604,6 +605,102 @@ class TestDigest:
         assert "YP-N1" not in changes
         assert "YP-N1" in started
         assert "No case rose in risk" in changes
+
+
+class TestLongDigests:
+    async def _big_team(self, running: StandInBot, cases: int) -> Staff:
+        """A practitioner with `cases` overdue cases, enough to overflow one message."""
+        store, instrument = running.services.store, running.services.instrument
+        practitioner = await _staff(store, PRACTITIONER_ID)
+        for number in range(cases):
+            case = await store.add_young_person(f"YP-BIG-{number:04d}", practitioner)
+            await store.add_submitted_assessment(
+                case,
+                practitioner,
+                kind=AssessmentKind.BASELINE,
+                assessed_on=date(2025, 1, 6),
+                instrument_id=instrument.id,
+                instrument_version=instrument.version,
+                answers={},
+                scores={"sections": []},
+                risk=(20.0, "Low"),
+                resilience=(50.0, "Medium"),
+            )
+        return practitioner
+
+    async def test_a_big_teams_digest_goes_in_parts_each_once_through_a_flood_wait(
+        self, running: StandInBot, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Over 4,096 characters: several messages; a 429 on part two resends part two only."""
+        await self._big_team(running, 350)
+        running.client(LEAD_ID)
+        api, handle, seen = running.api, running.api.handle, [0]
+
+        async def flood_on_second_part(
+            method: str, params: dict[str, Any], files: dict[str, Any]
+        ) -> tuple[int, bytes]:
+            if method == "sendMessage" and params.get("chat_id") in (LEAD_ID, str(LEAD_ID)):
+                seen[0] += 1
+                if seen[0] == 2:
+                    api.fail_next("sendMessage", RetryAfter(1), chat_id=LEAD_ID)
+            return await handle(method, params, files)
+
+        monkeypatch.setattr(api, "handle", flood_on_second_part)
+        clock.set(datetime(2026, 12, 7, 8, 30, tzinfo=UTC))
+        waits: list[float] = []
+
+        report = await jobs.run_weekly_digest(
+            running.services, _sender(running, waits), datetime(2026, 12, 7, 8, 30, tzinfo=UTC)
+        )
+
+        lead = await _staff(running.services.store, LEAD_ID)
+        assert report.sent == [lead.id]
+        assert waits == [1]
+        messages = [m for m in api.chats[LEAD_ID].messages.values() if m.from_bot]
+        texts = [m.text or "" for m in messages if m.photo is None]
+        assert len(texts) >= 2
+        assert all(len(text) <= 4096 for text in texts)
+        assert texts[0].startswith("Weekly digest · North team")
+        joined = "".join(texts)
+        for number in range(350):
+            assert joined.count(f"YP-BIG-{number:04d}") == 1
+        assert len(set(texts)) == len(texts)
+        assert messages[-1].photo is not None
+
+    async def test_a_long_caption_is_never_cut_the_rest_follows(self, running: StandInBot) -> None:
+        running.client(LEAD_ID)
+        lead = await _staff(running.services.store, LEAD_ID)
+        caption = " ".join(f"word{n} <&>" for n in range(200))
+        photo = Photo(_TINY_PNG, "chart.png", caption)
+
+        outcome = await _sender(running).deliver(lead, screen("Digest"), photos=(photo,))
+
+        assert outcome is Outcome.SENT
+        messages = [m for m in running.api.chats[LEAD_ID].messages.values() if m.from_bot]
+        assert [m.text for m in messages[:1]] == ["Digest"]
+        assert messages[1].photo is not None
+        assert len(messages[1].caption or "") <= 1024
+        shown = [messages[1].caption or "", *(m.text or "" for m in messages[2:])]
+        # Telegram trims the space at a break; every word arrives, in order.
+        assert " ".join(" ".join(shown).split()) == caption
+
+    async def test_a_lead_who_never_opened_the_chat_is_skipped_with_one_warning(
+        self, running: StandInBot, clock: FixedClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Telegram says "chat not found": like a block, not an error at every digest."""
+        lead = await _staff(running.services.store, LEAD_ID)
+        sender = _sender(running)
+
+        with caplog.at_level(logging.WARNING):
+            for day in (7, 14):
+                clock.set(datetime(2026, 12, day, 8, 30, tzinfo=UTC))
+                slot = datetime(2026, 12, day, 8, 30, tzinfo=UTC)
+                report = await jobs.run_weekly_digest(running.services, sender, slot)
+                assert report.failed == []
+
+        assert await running.services.store.is_unreachable(lead)
+        assert [r.levelno for r in caplog.records if r.name == "bot.sender"] == [logging.WARNING]
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_settings_refuse_a_sweep_in_quiet_hours(tmp_path: Path) -> None:
