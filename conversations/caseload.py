@@ -9,6 +9,7 @@ from telegram.ext import BaseHandler, CommandHandler
 
 from apart_engine.schedule import DueStatus
 from bot.chat import screen, send
+from bot.store import Role
 from conversations.assessment import case_due
 from conversations.screens import short_date
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from telegram import Update
 
     from bot.app import ApartContext
-    from bot.store import CaseSummary
+    from bot.store import CaseSummary, Staff
 
 _STATUS_WORDS = {
     DueStatus.UPCOMING: "review due",
@@ -27,9 +28,12 @@ _STATUS_WORDS = {
 
 async def list_cases(update: Update, context: ApartContext) -> None:
     """/cases: one short line per young person, most urgent first."""
-    cases = await context.services.store.caseload(context.require_staff())
+    staff = context.require_staff()
+    cases = await context.services.store.caseload(staff)
+    team = await _team_line(context, staff)
     if not cases:
-        await send(context, screen("You have no young people yet. Send /new to register one."))
+        text = "You have no young people yet. Send /new to register one."
+        await send(context, screen(f"{text}\n\n{team}" if team else text))
         return
 
     lines = ["<b>Your caseload</b>"]
@@ -37,7 +41,18 @@ async def list_cases(update: Update, context: ApartContext) -> None:
         case_line(context, case) for case in sorted(cases, key=lambda c: _urgency(context, c))
     ]
     lines.append("\nSend /assess to start or carry on an assessment.")
+    if team:
+        lines.append(team)
     await send(context, screen("\n".join(lines)))
+
+
+async def _team_line(context: ApartContext, staff: Staff) -> str | None:
+    """For a lead, where the team's cases are: /cases lists only their own."""
+    if staff.role is not Role.LEAD:
+        return None
+    active = len(await context.services.store.team_caseload(staff))
+    noun = "case" if active == 1 else "cases"
+    return f"Your team has {active} active {noun}: /digest" if active else None
 
 
 def case_line(context: ApartContext, case: CaseSummary) -> str:

@@ -20,9 +20,16 @@ HELP = (
     "/new registers a young person by a case reference (never a name).\n"
     "/assess starts or carries on an assessment: tap one answer per question.\n"
     "/cases lists your caseload with review dates.\n"
+    "/progress REF sends a case's chart of risk and resilience over time.\n"
     "/cancel pauses what you are doing; your answers are always saved as you go.\n\n"
     "Every answer is saved the moment you tap it. If the chat is interrupted, send /assess "
     "to carry on where you were."
+)
+LEAD_HELP = (
+    "<b>For team leads</b>\n"
+    "/digest sends your team's digest now: reviews due, changes and the team chart.\n"
+    "/report sends the team's outcomes report as a PDF; /report REF one case's progress.\n"
+    "/transfer gives a case of your team to another practitioner."
 )
 ADMIN_HELP = (
     "<b>Administration</b>\n"
@@ -63,7 +70,7 @@ async def show_help(update: Update, context: ApartContext) -> None:
     staff = context.require_staff()
     text = HELP if staff.sees_cases else ADMIN_HELP
     if staff.role is Role.LEAD:
-        text += "\n\n/transfer gives a case of your team to another practitioner."
+        text += "\n\n" + LEAD_HELP
     if staff.sees_cases and staff.can_administer:
         text += "\n\n" + ADMIN_HELP
     await send(context, screen(text))

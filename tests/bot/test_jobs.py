@@ -575,6 +575,32 @@ class TestDigest:
         assert photo is not None
         assert photo.filename == "YP-D1-progress.png"
 
+    async def test_help_lists_the_commands_of_each_role(self, running: StandInBot) -> None:
+        lead, practitioner = running.client(LEAD_ID), running.client(PRACTITIONER_ID)
+
+        await lead.send("/help")
+        await practitioner.send("/help")
+
+        for_lead = lead.last_bot_message.text or ""
+        for_practitioner = practitioner.last_bot_message.text or ""
+        for command in ("/progress", "/digest", "/report", "/transfer", "/cases"):
+            assert command in for_lead
+        assert "/progress" in for_practitioner
+        assert "/digest" not in for_practitioner
+        assert "/report" not in for_practitioner
+
+    async def test_a_leads_cases_points_to_the_teams_cases(
+        self, running: StandInBot, clock: FixedClock
+    ) -> None:
+        await self._team(running, clock)
+        lead, practitioner = running.client(LEAD_ID), running.client(PRACTITIONER_ID)
+
+        await lead.send("/cases")
+        await practitioner.send("/cases")
+
+        assert "Your team has 4 active cases: /digest" in (lead.last_bot_message.text or "")
+        assert "Your team" not in (practitioner.last_bot_message.text or "")
+
     async def test_a_baseline_that_starts_high_is_a_new_case_not_a_change(
         self, running: StandInBot, clock: FixedClock
     ) -> None:
