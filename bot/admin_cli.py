@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.arguments import existing_folder, new_file
+from bot.private_files import private_opener
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -263,8 +264,9 @@ def write_export(record: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", str(record["young_person"]["reference"]))
     json_path = folder / f"{stem}.json"
     csv_path = folder / f"{stem}.csv"
-    json_path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+    with open(json_path, "w", encoding="utf-8", opener=private_opener) as handle:
+        handle.write(json.dumps(record, indent=2, default=str))
+    with open(csv_path, "w", newline="", encoding="utf-8", opener=private_opener) as handle:
         writer = csv.writer(handle)
         writer.writerow(
             [
@@ -293,8 +295,6 @@ def write_export(record: dict[str, Any], folder: Path) -> tuple[Path, Path]:
             for band in assessment["band_adjustments"]:
                 value = f"{band['band']}: {band['reason']}"
                 writer.writerow([*lead, band["section_id"], "band adjustment", value])
-    for path in (json_path, csv_path):
-        os.chmod(path, 0o600)
     return json_path, csv_path
 
 

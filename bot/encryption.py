@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlcipher3  # type: ignore[import-untyped]
 
 from bot.errors import StoreError
+from bot.private_files import create_private
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -114,6 +115,8 @@ def backup(source: Path, target: Path, key: str | None) -> None:
         raise StoreError(f"There is no database at {source} to back up.")
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
+    # An empty file is an empty database to SQLite; creating it first makes the copy 0600.
+    create_private(partial)
     reader = connect(source, key)
     writer = connect(partial, key)
     try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from apart_engine.analysis import AssessmentRecord, months_between, period_of
 from apart_engine.instrument import AssessmentKind, ItemKind, SectionRole
+from bot.private_files import create_private, private_opener
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -175,14 +176,14 @@ def table(instrument: Instrument, rows: Sequence[AnalysisRow]) -> list[dict[str,
 def write_csv(path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) -> list[Path]:
     """Write the rows to `path` and the dictionary beside it; return both paths."""
     cols = columns(instrument)
-    with path.open("w", newline="", encoding="utf-8") as file:
+    with open(path, "w", newline="", encoding="utf-8", opener=private_opener) as file:
         writer = csv.writer(file)
         writer.writerow([c.name for c in cols])
         for cells in table(instrument, rows):
             writer.writerow([_csv_text(cells[c.name]) for c in cols])
 
     dictionary = path.with_name(f"{path.stem}-dictionary.csv")
-    with dictionary.open("w", newline="", encoding="utf-8") as file:
+    with open(dictionary, "w", newline="", encoding="utf-8", opener=private_opener) as file:
         writer = csv.writer(file)
         writer.writerow(["column", "type", "description", "values"])
         writer.writerows([c.name, c.type, c.description, c.values] for c in cols)
@@ -210,6 +211,7 @@ def write_xlsx(path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) 
     dictionary.append(["column", "type", "description", "values"])
     for c in cols:
         dictionary.append([c.name, c.type, c.description, c.values])
+    create_private(path)
     book.save(path)
     return [path]
 

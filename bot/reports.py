@@ -32,6 +32,7 @@ from apart_engine.instrument import AssessmentKind, ItemKind, SectionRole
 from apart_engine.schedule import add_months
 from bot.clock import today
 from bot.export import records_from_rows
+from bot.private_files import create_private
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -106,6 +107,7 @@ def team_report(
     scope = team or "All teams"
     synthetic = bool(rows) and all(r.reference.startswith("SYN-") for r in rows)
 
+    create_private(path)
     with mpl.rc_context(_RC), PdfPages(path) as pdf:
         pages = _Pages(pdf, f"APART outcomes · {scope} · {start:%d %b %Y} to {to_date:%d %b %Y}")
         tell("summary")
@@ -138,6 +140,7 @@ def case_report(
 ) -> ReportResult:
     """Write one young person's progress for a case review; notes only when asked for."""
     ordered = sorted(rows, key=lambda r: (r.assessed_on, r.assessment_id))
+    create_private(path)
     with mpl.rc_context(_RC), PdfPages(path) as pdf:
         pages = _Pages(pdf, f"APART case progress · {reference}")
         pages.figure(_case_overview(instrument, ordered, reference, generated_on))

@@ -8,6 +8,7 @@ connection; other processes on the same file are kept in step by WAL and the bus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,6 +37,7 @@ from bot.errors import (
     StoreError,
     UnknownInvitationError,
 )
+from bot.private_files import create_private
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
@@ -244,7 +246,11 @@ class Store:
         A key that does not open the file raises WrongKeyError before anything is written.
         """
         file = Path(path)
-        await asyncio.to_thread(encryption.check_opens, file, key)
+        if await asyncio.to_thread(encryption.check_opens, file, key) == "missing":
+            # SQLite would create it 0644; its WAL and SHM files take the database's mode. A
+            # folder that cannot take the file is left for SQLite to report as it always has.
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(create_private, file)
         connection = await aiosqlite.Connection(encryption.connector(file, key), 64)
         connection.row_factory = encryption.row_type(key)
         store = cls(connection, clock or SystemClock())
