@@ -94,6 +94,82 @@ def _data_of(message: Any, label_start: str) -> str:
     return str(data)
 
 
+# SQLite's largest rowid: every number a payload carries is widened to it for the size check.
+LARGEST_ID = 2**63 - 1
+
+
+async def _tour_every_keyboard(running: StandInBot, *, faults: bool) -> ChatClient:
+    """A lead who also administers presses a button of every kind the product builds.
+
+    Register (cancel, the suggested code, start the baseline), a whole baseline, the case
+    menu, review or closure, discard, a reminder's snooze and start, the digest's chart,
+    /transfer and /invite. With `faults`, a worded 400 refusing an edit (the snooze, the
+    transfer, the invitation) or a message (the invite button) sends each to the error
+    handler.
+    """
+    from apart_engine import AssessmentKind
+    from bot import jobs
+    from bot.sender import sender_for
+    from bot.standin import Refusal
+    from tests.conftest import LEAD_ID, PRACTITIONER_ID
+    from tests.support.seed import submit
+
+    store, api = running.services.store, running.api
+    refusal = Refusal("Bad Request: can't parse entities: Unsupported start tag at byte offset 0")
+    async with store.transaction() as db:
+        await db.execute("UPDATE staff SET is_admin = 1 WHERE telegram_user_id = ?", (LEAD_ID,))
+    lead = running.client(LEAD_ID, "Robin")
+    practitioner = await store.staff_by_telegram_id(PRACTITIONER_ID)
+    assert practitioner is not None
+    rising = await store.add_young_person("YP-D1", practitioner)
+    await submit(store, rising, practitioner, AssessmentKind.BASELINE, date(2026, 9, 1), 1)
+    await submit(store, rising, practitioner, AssessmentKind.REVIEW, date(2026, 12, 2), 3)
+    staff = await store.staff_by_telegram_id(LEAD_ID)
+    assert staff is not None
+    overdue = await store.add_young_person("YP-L2", staff)
+    await submit(store, overdue, staff, AssessmentKind.BASELINE, date(2026, 9, 1), 1)
+
+    await play(lead, ["/new", "[Cancel]", "/new", "[Use ]", "[Start the baseline]"])
+    await play(lead, _a1_baseline()[3:])
+    await play(lead, ["/assess", "[YP-L2]", "[Review]", "/assess", "[Discard]", "[Yes, discard]"])
+    await play(lead, ["/digest", "[Chart YP-D1]", "/progress YP-D1"])
+
+    clock = running.services.clock
+    await jobs.run_reminder_sweep(running.services, sender_for(running.app), clock.now())
+    reminder = lead.last_bot_message.message_id
+    if faults:
+        api.fail_next("editMessageText", refusal)
+    # The earliest due, the registered case, is snoozed; YP-L2 is started.
+    snooze = next(
+        d for row in lead.last_bot_message.buttons for label, d in row if "1 day" in label
+    )
+    assert snooze is not None
+    assert (await lead.tap_data(snooze, reminder)).answered
+    await lead.tap("Start YP-L2", message_id=reminder)
+    await play(lead, ["[‹ Back]"])
+
+    await play(lead, ["/transfer", "[YP-D1]"])
+    if faults:
+        api.fail_next("editMessageText", refusal)
+    await play(lead, ["[You]", "/transfer", "[YP-D1]", "[Practitioner #]"])
+
+    # "ad:new" opens /invite from a button; its handler leaves the press to the aftercare.
+    if faults:
+        api.fail_next("sendMessage", refusal)
+    await lead.tap_data("ad:new", lead.last_bot_message.message_id)
+    await play(lead, ["/invite", "[North team]"])
+    if faults:
+        api.fail_next("editMessageText", refusal)
+        await play(lead, ["[Practitioner]", "/invite", "[North team]"])
+    await play(lead, ["[Practitioner]"])
+    return lead
+
+
+def _widened(data: str) -> str:
+    """The payload with every number in it as long as the largest id."""
+    return ":".join(str(LARGEST_ID) if part.isdecimal() else part for part in data.split(":"))
+
+
 class TestKnownFailures:
     async def test_an_old_rating_button_neither_answers_nor_moves_the_current_item(
         self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
@@ -383,6 +459,39 @@ class TestKnownFailures:
                 for row in item_screen(instrument, view).rows:
                     for _, data in row:
                         assert len(data.encode("utf-8")) <= 64, data
+
+    async def test_every_keyboard_the_product_builds_fits_64_bytes_with_the_largest_ids(
+        self, running: StandInBot
+    ) -> None:
+        """C5: every payload shown on the tour, every number widened to SQLite's largest id."""
+        lead = await _tour_every_keyboard(running, faults=False)
+
+        shown = {
+            data
+            for event in lead.transcript
+            for row in event.message.buttons
+            for _, data in row
+            if data is not None
+        }
+        actions = {data.split(":")[0] for data in shown}
+        too_long = [d for d in shown if len(_widened(d).encode("utf-8")) > 64]
+
+        assert too_long == []
+        assert {"nc", "ns", "pc", "st", "dx", "dy", "va", "rz", "pg", "tr", "ad"} <= actions
+
+    @pytest.mark.parametrize("faults", [False, True], ids=["clean", "edits-refused"])
+    async def test_every_kind_of_button_press_is_answered_exactly_once(
+        self, running: StandInBot, faults: bool
+    ) -> None:
+        """C6: register, reminder, digest, transfer and invite presses, errors included."""
+        lead = await _tour_every_keyboard(running, faults=faults)
+
+        pressed = {record.data.split(":")[0] for record in running.api.callbacks.values()}
+        assert {"nc", "ns", "pc", "st", "dx", "dy", "rz", "pg", "tr", "ad"} <= pressed
+        assert lead.unanswered_callbacks() == []
+        assert lead.callbacks_answered_more_than_once() == []
+        apologies = [m for m in lead.bot_messages if "went wrong" in (m.text or "")]
+        assert len(apologies) == (4 if faults else 0)
 
     async def test_every_button_press_is_answered_exactly_once(
         self, running: StandInBot, practitioner: ChatClient
