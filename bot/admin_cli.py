@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.arguments import existing_folder, new_file
+from bot.arguments import folder_to_fill, new_file
 from bot.private_files import private_opener
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def register(
     )
     export.add_argument("reference")
     export.add_argument(
-        "--out", type=existing_folder, default=Path(), help="folder (default: here)"
+        "--out", type=folder_to_fill, default=Path(), help="folder (default: here)"
     )
     export.add_argument(
         "--plain",

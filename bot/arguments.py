@@ -17,9 +17,12 @@ def new_file(text: str) -> Path:
     return path
 
 
-def existing_folder(text: str) -> Path:
-    """An argument naming a folder to write into, which must exist."""
+def folder_to_fill(text: str) -> Path:
+    """An argument naming a folder to write into: it may be new, but its parent must exist."""
     path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"the folder {path} does not exist; create it first")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a file, not a folder")
+    parent = path.parent if str(path.parent) else Path()
+    if not path.exists() and not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder {parent} does not exist; create it first")
     return path

@@ -28,7 +28,7 @@ class TestPlainErrors:
             ("backup", "/nonexistent/dir/x.db"),
             ("export", "--format", "csv", "--out", "/nonexistent/x.csv"),
             ("report", "--team", "North", "--out", "/nonexistent/x.pdf"),
-            ("export-case", "YP-A1", "--out", "/nonexistent"),
+            ("export-case", "YP-A1", "--out", "/nonexistent/sar"),
         ],
     )
     def test_an_output_in_a_missing_folder_is_refused_in_one_line(
