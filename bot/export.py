@@ -17,7 +17,7 @@ from apart_engine.instrument import AssessmentKind, ItemKind, SectionRole
 from bot.private_files import create_private, private_opener
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     from apart_engine.instrument import Instrument, Item
@@ -135,52 +135,84 @@ def columns(instrument: Instrument) -> list[Column]:
 
 def table(instrument: Instrument, rows: Sequence[AnalysisRow]) -> list[dict[str, Cell]]:
     """The export's rows, one per submitted assessment, oldest first within each case."""
+    names = [c.name for c in columns(instrument)]
+    return [dict(zip(names, cells, strict=True)) for cells in _cells(instrument, rows)]
+
+
+def _cells(instrument: Instrument, rows: Sequence[AnalysisRow]) -> Iterator[list[Cell]]:
+    """Each row's cells in the order of `columns`; the instrument is walked once, not per row."""
     context = instrument.section(SectionRole.CONTEXT).items
     per_assessment = {i.id for i in instrument.items_for(AssessmentKind.REVIEW)} - {
         i.id for i in instrument.items_for(AssessmentKind.BASELINE)
     }
+    sections = [
+        (section.id, [(domain, _domain_column(section.id, domain)) for domain in section.domains])
+        for section in instrument.scored_sections
+    ]
+    rating_ids = [item.id for item in instrument.rating_items]
+    background_ids = [item.id for item in context if item.id not in per_assessment]
+    # The cells below are built in `columns`' order: ten about the case, then these.
+    tail = [name for sid, domains in sections for name in _score_names(sid, domains)]
+    tail += rating_ids + [item.id for item in context]
+    assert [c.name for c in columns(instrument)][10:] == tail, "cells out of column order"
+
     baselines = {r.reference: r.assessed_on for r in rows if r.kind == AssessmentKind.BASELINE}
+    # Cases share the same few intervals (baseline to review), so each is worked out once.
+    support: dict[tuple[date, date], tuple[int, float, str]] = {}
     carried: dict[str, dict[str, JsonValue]] = {}
-    found = []
     for row in rows:
         baseline_on = baselines.get(row.reference)
         # Reviews confirm the background; anything a review left out stands as last recorded.
         known = carried.setdefault(row.reference, {})
-        known.update({k: v for k, v in row.answers.items() if k not in per_assessment})
-        cells: dict[str, Cell] = {
-            "reference": row.reference,
-            "team": row.team,
-            "kind": row.kind,
-            "assessed_on": row.assessed_on,
-            "baseline_on": baseline_on,
-            "days_since_baseline": None,
-            "months_since_baseline": None,
-            "support_period": None,
-            "instrument_id": row.instrument_id,
-            "instrument_version": row.instrument_version,
-        }
+        known.update((k, row.answers[k]) for k in background_ids if k in row.answers)
+        since: tuple[int | None, float | None, str | None] = (None, None, None)
         if baseline_on is not None and row.assessed_on >= baseline_on:
-            cells["days_since_baseline"] = (row.assessed_on - baseline_on).days
-            cells["months_since_baseline"] = round(months_between(baseline_on, row.assessed_on), 1)
-            cells["support_period"] = period_of(baseline_on, row.assessed_on) or "baseline"
-        cells |= _score_cells(instrument, row)
-        for item in instrument.rating_items:
-            cells[item.id] = _rating(row.answers.get(item.id))
-        for item in context:
-            source = row.answers if item.id in per_assessment else known
-            cells[item.id] = _context_cell(source.get(item.id))
-        found.append(cells)
-    return found
+            span = (baseline_on, row.assessed_on)
+            if span not in support:
+                support[span] = (
+                    (row.assessed_on - baseline_on).days,
+                    round(months_between(*span), 1),
+                    period_of(*span) or "baseline",
+                )
+            since = support[span]
+        cells: list[Cell] = [
+            row.reference,
+            row.team,
+            row.kind,
+            row.assessed_on,
+            baseline_on,
+            *since,
+            row.instrument_id,
+            row.instrument_version,
+        ]
+        stored = _sections(row)
+        for sid, domains in sections:
+            cells += _score_cells(stored.get(sid, {}), domains)
+        # `_rating` inlined: this runs once per rating item of every row.
+        cells += [
+            v if isinstance(v, int) and not isinstance(v, bool) else None
+            for v in map(row.answers.get, rating_ids)
+        ]
+        cells += [
+            _context_cell((row.answers if item.id in per_assessment else known).get(item.id))
+            for item in context
+        ]
+        yield cells
 
 
 def write_csv(path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) -> list[Path]:
     """Write the rows to `path` and the dictionary beside it; return both paths."""
     cols = columns(instrument)
+    dates = [i for i, c in enumerate(cols) if c.type == "date"]
     with open(path, "w", newline="", encoding="utf-8", opener=private_opener) as file:
         writer = csv.writer(file)
         writer.writerow([c.name for c in cols])
-        for cells in table(instrument, rows):
-            writer.writerow([_csv_text(cells[c.name]) for c in cols])
+        # The csv module writes None as an empty cell and numbers as str() does; only the
+        # dates need turning into text.
+        for cells in _cells(instrument, rows):
+            for i in dates:
+                cells[i] = _csv_text(cells[i])
+            writer.writerow(cells)
 
     dictionary = path.with_name(f"{path.stem}-dictionary.csv")
     with open(dictionary, "w", newline="", encoding="utf-8", opener=private_opener) as file:
@@ -236,23 +268,24 @@ def _band(section: dict[str, Any]) -> str | None:
     return None if band is None else str(band)
 
 
-def _score_cells(instrument: Instrument, row: AnalysisRow) -> dict[str, Cell]:
-    sections = _sections(row)
-    cells: dict[str, Cell] = {}
-    for section in instrument.scored_sections:
-        sid = section.id
-        stored = sections.get(sid, {})
-        cells[f"{sid}_score"] = stored.get("score")
-        cells[f"{sid}_band"] = _band(stored) if stored else None
-        cells[f"{sid}_computed_band"] = stored.get("computed_band")
-        cells[f"{sid}_adjusted"] = int(bool(stored.get("adjustment"))) if stored else None
-        cells[f"{sid}_incomplete"] = int(bool(stored.get("incomplete"))) if stored else None
-        cells[f"{sid}_override"] = int(bool(stored.get("override_applied"))) if stored else None
-        cells[f"{sid}_rated"] = stored.get("rated")
-        domains = {d["name"]: d.get("score") for d in stored.get("domains", [])}
-        for domain in section.domains:
-            cells[_domain_column(sid, domain)] = domains.get(domain)
-    return cells
+def _score_names(section_id: str, domains: list[tuple[str, str]]) -> list[str]:
+    """The column names `_score_cells` fills, in its order."""
+    fields = ("score", "band", "computed_band", "adjusted", "incomplete", "override", "rated")
+    return [f"{section_id}_{field}" for field in fields] + [column for _, column in domains]
+
+
+def _score_cells(stored: dict[str, Any], domains: list[tuple[str, str]]) -> list[Cell]:
+    scores = {d["name"]: d.get("score") for d in stored.get("domains", [])}
+    return [
+        stored.get("score"),
+        _band(stored) if stored else None,
+        stored.get("computed_band"),
+        int(bool(stored.get("adjustment"))) if stored else None,
+        int(bool(stored.get("incomplete"))) if stored else None,
+        int(bool(stored.get("override_applied"))) if stored else None,
+        stored.get("rated"),
+        *(scores.get(domain) for domain, _ in domains),
+    ]
 
 
 def _domain_column(section_id: str, domain: str) -> str:

@@ -1519,15 +1519,20 @@ class Store:
             where.append("yp.reference = ?")
             params.append(reference)
         async with self.transaction() as db:
+            # SQLite gathers each assessment's answers into one JSON object beside its row.
             cursor = await db.execute(
-                "SELECT a.*, yp.reference, t.name AS team_name FROM assessments a"
+                "SELECT a.id, a.young_person_id, a.kind, a.assessed_on, a.instrument_id,"
+                " a.instrument_version, a.risk_score, a.risk_band, a.resilience_score,"
+                " a.resilience_band, a.scores_json, yp.reference, t.name AS team_name,"
+                " (SELECT json_group_object(item_id, json(value)) FROM answers"
+                " WHERE assessment_id = a.id) AS answers_json"
+                " FROM assessments a"
                 " JOIN young_people yp ON yp.id = a.young_person_id"
                 " JOIN teams t ON t.id = yp.team_id"
                 f" WHERE {' AND '.join(where)} ORDER BY yp.reference, a.assessed_on, a.id",
                 params,
             )
             found = list(await cursor.fetchall())
-            answers = await self._by_assessment(db, "answers", "json(value)", found)
             notes = await self._by_assessment(db, "notes", "text", found) if with_notes else {}
             # One audit entry per case, written in one statement: a cohort has thousands.
             detail = purpose + (" with notes" if with_notes else "")
@@ -1539,6 +1544,8 @@ class Store:
                     for young_person_id in dict.fromkeys(row["young_person_id"] for row in found)
                 ],
             )
+        scores = _loads_each(row["scores_json"] or "{}" for row in found)
+        answers = _loads_each(row["answers_json"] for row in found)
         return [
             AnalysisRow(
                 assessment_id=row["id"],
@@ -1553,21 +1560,21 @@ class Store:
                 risk_band=row["risk_band"],
                 resilience_score=row["resilience_score"],
                 resilience_band=row["resilience_band"],
-                scores=json.loads(row["scores_json"]) if row["scores_json"] else {},
-                answers=answers.get(row["id"], {}),
+                scores=row_scores,
+                answers=row_answers,
                 notes=notes.get(row["id"], {}),
             )
-            for row in found
+            for row, row_scores, row_answers in zip(found, scores, answers, strict=True)
         ]
 
     async def _by_assessment(
         self, db: aiosqlite.Connection, table: str, column: str, rows: list[aiosqlite.Row]
     ) -> dict[int, dict[str, Any]]:
-        """A column of `answers` or `notes` for the given assessments, by assessment and item.
+        """A column of `notes` (or `answers`) for the given assessments, by assessment and item.
 
         `column` is an SQL expression whose JSON value is wanted (`json(value)` decodes an
         answer); SQLite gathers each assessment's items into one JSON object, so Python
-        decodes one string per assessment rather than one per answer.
+        decodes one string per assessment rather than one per item.
         """
         grouped: dict[int, dict[str, Any]] = {}
         ids = [row["id"] for row in rows]
@@ -1575,7 +1582,7 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            # The table and column names come from the two call sites above, never from input.
+            # The table and column names come from the call sites in this class, never input.
             cursor = await db.execute(
                 f"SELECT assessment_id, json_group_object(item_id, {column}) AS items"
                 f" FROM {table} WHERE assessment_id IN ({marks}) GROUP BY assessment_id",
@@ -1743,6 +1750,12 @@ def _visibility(viewer: Staff) -> tuple[Any, ...]:
 
 def _loads(value: str | None) -> JsonValue:
     decoded: JsonValue = None if value is None else json.loads(value)
+    return decoded
+
+
+def _loads_each(texts: Iterable[str]) -> list[Any]:
+    """Decode many JSON texts at once: one call for a cohort is about twice as fast as one each."""
+    decoded: list[Any] = json.loads(f"[{','.join(texts)}]")
     return decoded
 
 
