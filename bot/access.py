@@ -87,7 +87,7 @@ async def gate(update: Update, context: ApartContext) -> None:
         raise ApplicationHandlerStop
 
     store = context.services.store
-    staff = await store.staff_by_telegram_id(user.id)
+    staff, awaiting = await store.staff_on_arrival(user.id)
     if staff is None or staff.revoked:
         if invitation_code(update) is not None:
             # On to the enrolment handler, with no staff record: nothing else will run.
@@ -102,19 +102,20 @@ async def gate(update: Update, context: ApartContext) -> None:
         await store.audit(staff, "refused", detail="case data asked for by an administrator")
         await refuse_admin(update, context)
         raise ApplicationHandlerStop
-    context.awaiting = await _current_awaiting(context, staff)
+    context.awaiting = await _current_awaiting(context, staff, awaiting)
     if context.user_data is not None:
         context.user_data[_ADMITTED] = update.update_id
 
 
-async def _current_awaiting(context: ApartContext, staff: Staff) -> Awaiting | None:
-    """What the bot waits for from `staff`, forgotten once it is older than the idle time.
+async def _current_awaiting(
+    context: ApartContext, staff: Staff, awaiting: Awaiting | None
+) -> Awaiting | None:
+    """What the bot waits for from `staff` (`awaiting`, as read), unless older than the idle time.
 
     The idle job that would forget it lives in memory and dies with a restart; without this
     a message typed days later would be taken as the note or reason asked for long before.
     """
     services = context.services
-    awaiting = await services.store.awaiting(staff)
     if awaiting is None:
         return None
     if services.clock.now() - awaiting.since > timedelta(minutes=services.settings.idle_minutes):

@@ -193,8 +193,15 @@ async def _set_command_menu(application: Application[Any, Any, Any, Any, Any, An
 
 async def _reachable_again(update: Update, context: ApartContext) -> None:
     """Someone the bot could not reach wrote to it: reminders and digests reach them again."""
-    if context.staff is not None and await context.services.store.mark_reachable(context.staff):
-        logger.info("Staff %s wrote again; sending to them again", context.staff.id)
+    staff = context.staff
+    # The gate's staff row says whether there is a mark to clear, so most updates skip the
+    # read. A mark set after that row was read is cleared by the person's next update.
+    if (
+        staff is not None
+        and staff.unreachable
+        and await context.services.store.mark_reachable(staff)
+    ):
+        logger.info("Staff %s wrote again; sending to them again", staff.id)
 
 
 async def _finish_button_press(update: Update, context: ApartContext) -> None:

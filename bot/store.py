@@ -15,7 +15,7 @@ import logging
 import secrets
 import sqlite3
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from importlib import resources
@@ -93,6 +93,8 @@ class Staff:
     role: Role
     revoked: bool
     is_admin: bool = False
+    unreachable: bool = field(default=False, compare=False)
+    """Whether the row, when read, said proactive messages to them were being skipped."""
 
     @property
     def can_administer(self) -> bool:
@@ -384,6 +386,25 @@ class Store:
         )
         return _staff(row) if row else None
 
+    async def staff_on_arrival(
+        self, telegram_user_id: int
+    ) -> tuple[Staff | None, Awaiting | None]:
+        """The member of staff with this Telegram user id and what the bot awaits from them.
+
+        One read where `staff_by_telegram_id` and `awaiting` make two: the gate runs it on
+        every update.
+        """
+        row = await self._fetchone(
+            "SELECT s.*, cs.awaiting, cs.payload, cs.prompt_message_id,"
+            " cs.updated_at AS awaiting_since"
+            " FROM staff s LEFT JOIN chat_state cs ON cs.staff_id = s.id"
+            " WHERE s.telegram_user_id = ?",
+            (telegram_user_id,),
+        )
+        if row is None:
+            return None, None
+        return _staff(row), _awaiting(row)
+
     # Young people
 
     async def add_young_person(self, reference: str, practitioner: Staff) -> YoungPerson:
@@ -573,6 +594,20 @@ class Store:
             "SELECT item_id, text FROM notes WHERE assessment_id = ?", (assessment_id,)
         )
         return {row["item_id"]: row["text"] for row in rows}
+
+    async def answers_and_notes(
+        self, assessment_id: int
+    ) -> tuple[dict[str, JsonValue], dict[str, str]]:
+        """`answers` and `notes` in one read (an item screen shows both)."""
+        rows = await self._fetchall(
+            "SELECT 'answer' AS source, item_id, value FROM answers WHERE assessment_id = ?"
+            " UNION ALL"
+            " SELECT 'note', item_id, text FROM notes WHERE assessment_id = ?",
+            (assessment_id, assessment_id),
+        )
+        answers = {r["item_id"]: _loads(r["value"]) for r in rows if r["source"] == "answer"}
+        notes = {r["item_id"]: r["value"] for r in rows if r["source"] == "note"}
+        return answers, notes
 
     async def adjustments(self, assessment_id: int) -> dict[str, Adjustment]:
         """The band adjustments, by section id."""
@@ -835,15 +870,12 @@ class Store:
 
     async def awaiting(self, staff: Staff) -> Awaiting | None:
         """What the next typed message from `staff` answers, if anything."""
-        row = await self._fetchone("SELECT * FROM chat_state WHERE staff_id = ?", (staff.id,))
-        if row is None:
-            return None
-        return Awaiting(
-            row["awaiting"],
-            json.loads(row["payload"]),
-            row["prompt_message_id"],
-            from_db(row["updated_at"]),
+        row = await self._fetchone(
+            "SELECT awaiting, payload, prompt_message_id, updated_at AS awaiting_since"
+            " FROM chat_state WHERE staff_id = ?",
+            (staff.id,),
         )
+        return None if row is None else _awaiting(row)
 
     async def stop_awaiting(self, staff: Staff) -> None:
         """Forget any typed input the bot was waiting for from `staff`."""
@@ -1771,6 +1803,18 @@ def _staff(row: aiosqlite.Row) -> Staff:
         role=Role(row["role"]),
         revoked=row["revoked_at"] is not None,
         is_admin=bool(row["is_admin"]),
+        unreachable=row["unreachable_since"] is not None,
+    )
+
+
+def _awaiting(row: aiosqlite.Row) -> Awaiting | None:
+    if row["awaiting"] is None:
+        return None
+    return Awaiting(
+        row["awaiting"],
+        json.loads(row["payload"]),
+        row["prompt_message_id"],
+        from_db(row["awaiting_since"]),
     )
 
 

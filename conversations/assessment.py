@@ -885,8 +885,7 @@ async def _item_view(context: ApartContext, draft: Assessment) -> Any:
     instrument = context.services.instrument
     assert draft.current_item is not None
     item = instrument.item(draft.current_item)
-    answers = await store.answers(draft.id)
-    notes = await store.notes(draft.id)
+    answers, notes = await store.answers_and_notes(draft.id)
     role = _role_of(context, item)
     # Only background items have a record to show, and reading it takes a query per
     # earlier assessment, so rating screens skip it.
@@ -1210,18 +1209,28 @@ def _e(text: str) -> str:
 # Idle timeout
 
 
+IDLE_SLACK = timedelta(minutes=1)
+"""How late after the idle time the idle job may run, so that it moves at most once a minute."""
+
+
 async def note_activity(update: Update, context: ApartContext) -> None:
-    """Restart the idle clock for this member of staff."""
+    """Restart the idle clock for this member of staff (the job runs within a minute of it)."""
     staff = context.staff
     job_queue = context.job_queue
     if staff is None or job_queue is None or update.effective_chat is None:
         return
     name = f"idle-{staff.id}"
-    # Replacing the job by its id is one lookup; finding it by name would scan every job,
-    # one per member of staff active in the last idle spell, on every update.
+    idle = timedelta(minutes=context.services.settings.idle_minutes)
+    # Moving the job costs more than the rest of an update's bookkeeping, so a job already
+    # due a full idle spell from now stands. A job not yet handed to a running scheduler has
+    # no run time, and is replaced. Looking it up by id is one lookup, not a scan by name.
+    job = job_queue.scheduler.get_job(name)
+    due = getattr(job, "next_run_time", None)
+    if due is not None and due - datetime.now(UTC) >= idle:
+        return
     job_queue.run_once(
         pause_if_idle,  # type: ignore[arg-type]  # PTB types job callbacks by the base context
-        when=timedelta(minutes=context.services.settings.idle_minutes),
+        when=idle + IDLE_SLACK,
         chat_id=update.effective_chat.id,
         user_id=staff.telegram_user_id,
         name=name,

@@ -122,6 +122,23 @@ class TestAnswers:
         )
         assert await store.answers(draft_id) == {"R1": 2}
 
+    async def test_answers_and_notes_read_together_match_each_read_alone(
+        self, store: Store
+    ) -> None:
+        staff, draft_id = await self._draft(store)
+        draft = await store.assessment(draft_id, staff)
+        assert draft is not None
+        await store.record_answer(
+            draft, "R1", None, staff, next_step="item", next_item="R2", editing=False
+        )
+        await store.save_note(draft, "R1", "Said so twice", staff)
+        await store.save_note(draft, "R2", "Not yet asked", staff)
+
+        together = await store.answers_and_notes(draft_id)
+
+        assert together == (await store.answers(draft_id), await store.notes(draft_id))
+        assert together == ({"R1": None}, {"R1": "Said so twice", "R2": "Not yet asked"})
+
     async def test_concurrent_answers_are_all_stored_beside_a_long_read(
         self, store: Store
     ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -216,6 +216,20 @@ class TestPausing:
             if job.callback is pause_if_idle:
                 await job.run(running.app)
         assert _shown(practitioner) == before
+
+    async def test_the_idle_job_moves_at_most_once_a_minute_and_never_comes_early(
+        self, running: StandInBot, practitioner: ChatClient, practitioner_staff: Staff
+    ) -> None:
+        """A second update soon after the first leaves the job due a full idle spell away."""
+        await play_until(practitioner, _steps("YP-A1"), "Risk 6 of 16")
+        assert running.app.job_queue is not None
+        scheduler = running.app.job_queue.scheduler
+        due = scheduler.get_job(f"idle-{practitioner_staff.id}").next_run_time
+
+        await practitioner.send("/cases")
+
+        assert scheduler.get_job(f"idle-{practitioner_staff.id}").next_run_time == due
+        assert due - datetime.now(UTC) >= timedelta(minutes=30)
 
 
 class TestStrayInput:
