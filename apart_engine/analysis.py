@@ -6,9 +6,10 @@ Definitions used throughout (the README's "Outcomes and reports" says the same i
 
 - Months of support are counted in calendar months from the baseline date, as the review
   schedule counts them. A follow-up belongs to the period "a-b" when it falls after the date
-  `a` months from the baseline and on or before the date `b` months from it; "0-3" starts the
-  day after the baseline, and "12+" holds everything after 12 months. So a review done on
-  its 3-month slot counts in "0-3", and one done a day late counts in "3-6".
+  `a` months from the baseline and on or before the date `b` months from it; "0-3" starts on
+  the baseline day itself (a review done that day counts there), and "12+" holds everything
+  after 12 months. So a review done on its 3-month slot counts in "0-3", and one done a day
+  late counts in "3-6".
 - In each period a young person counts once, with their latest assessment in that period.
 - Change is the later score minus the baseline score, on the rounded figures people see.
   For risk a fall is an improvement; for resilience a rise is.
@@ -19,7 +20,9 @@ Definitions used throughout (the README's "Outcomes and reports" says the same i
   changes (n - 1 denominator). It keeps the sign of the change.
 - Any group with fewer young people than `min_group` (default 5) but more than none is
   suppressed: its size is reported as "fewer than min_group" and no figure is given, so that
-  no young person can be singled out.
+  no young person can be singled out. Because totals are shown beside their parts, a
+  suppressed group could be worked out by subtraction (everyone minus the other bands), so
+  other groups are suppressed with it; `protected_groups` says how.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from fractions import Fraction
@@ -38,7 +41,7 @@ from apart_engine.schedule import add_months
 from apart_engine.scoring import round_half_up
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
     from datetime import date
 
     from apart_engine.instrument import Instrument
@@ -94,6 +97,8 @@ class GroupStats:
     improved: float | None = None
     unchanged: float | None = None
     worse: float | None = None
+    complementary: bool = False
+    """Suppressed though large enough, so that a smaller group cannot be worked out from it."""
 
     @property
     def shown(self) -> bool:
@@ -151,6 +156,8 @@ class CohortAnalysis:
     domain_movers: tuple[Mover, ...]
     item_movers: tuple[Mover, ...]
     caveats: tuple[str, ...]
+    splits: tuple[SplitRow, ...] = ()
+    """Change to the latest review by a background answer, when `analyse` was given one."""
 
     def row(self, section_id: str, period: str, baseline_band: str = ALL_BANDS) -> PeriodRow:
         """The period row for a section, period and baseline band (KeyError if none)."""
@@ -171,8 +178,8 @@ def period_labels() -> tuple[str, ...]:
 
 
 def period_of(baseline: date, day: date) -> str | None:
-    """The months-of-support period of an assessment on `day`; None on or before baseline."""
-    if day <= baseline:
+    """The months-of-support period of an assessment on `day`; None before the baseline."""
+    if day < baseline:
         return None
     labels = period_labels()
     for label, high in zip(labels, PERIOD_BOUNDS[1:], strict=False):
@@ -196,11 +203,14 @@ def group_stats(
     role: SectionRole,
     threshold: float,
     min_group: int = DEFAULT_MIN_GROUP,
+    hidden: bool = False,
 ) -> GroupStats:
-    """The figures of one group of changes, suppressed when 0 < n < min_group."""
+    """The figures of one group of changes, suppressed when 0 < n < min_group or `hidden`."""
     n = len(changes)
     if n == 0 or n < min_group:
         return GroupStats(n=n, suppressed=n > 0)
+    if hidden:
+        return GroupStats(n=n, suppressed=True, complementary=True)
 
     mean = statistics.fmean(changes)
     low = high = effect = None
@@ -269,11 +279,14 @@ def analyse(
     min_group: int = DEFAULT_MIN_GROUP,
     from_date: date | None = None,
     to_date: date | None = None,
+    split: str | None = None,
 ) -> CohortAnalysis:
     """Change from baseline for everyone with a baseline; follow-ups limited to the dates given.
 
     A follow-up counts when it is dated from `from_date` to `to_date` (inclusive); it is
-    compared with the young person's baseline, whenever that was.
+    compared with the young person's baseline, whenever that was. With `split` (a context
+    item id) the result also holds the change to the latest review by the baseline answer
+    to that item, protected together with the band tables (see `protected_groups`).
     """
     if min_group < 1:
         raise ValueError(f"the smallest group shown must be at least 1, not {min_group}")
@@ -285,38 +298,30 @@ def analyse(
 
     rows: list[PeriodRow] = []
     latest_rows: list[PeriodRow] = []
+    split_rows: list[SplitRow] = []
     for section in instrument.scored_sections:
-        for band in (ALL_BANDS, *bands):
-            chosen = {
-                ref: later
-                for ref, later in in_range.items()
-                if band == ALL_BANDS or cases[ref][0].bands.get(risk.id) == band
-            }
-            per_period: dict[str, list[float]] = defaultdict(list)
-            latest: list[float] = []
-            for reference, later in chosen.items():
-                baseline = cases[reference][0]
-                by_period = _latest_per_period(baseline, later)
-                for period, record in by_period.items():
-                    change = _change(
-                        baseline.scores.get(section.id), record.scores.get(section.id)
-                    )
-                    if change is not None:
-                        per_period[period].append(change)
-                final = _last_with(later, _score_getter(section.id))
-                if final is not None:
-                    change = _change(baseline.scores.get(section.id), final.scores.get(section.id))
-                    assert change is not None
-                    latest.append(change)
-            for period in periods:
-                stats = group_stats(
-                    per_period[period], role=section.role, threshold=threshold, min_group=min_group
-                )
-                rows.append(PeriodRow(section.id, period, band, stats))
+        tables = _band_tables(cases, in_range, section.id, risk.id, bands)
+        if split is not None:
+            latest = dict(tables)[LATEST, ALL_BANDS]
+            tables += _split_tables(instrument, cases, latest, split)
+        hidden = protected_groups(
+            [table.keys() for _, table in tables],
+            min_group=min_group,
+            partitions=_partitions([key for key, _ in tables]),
+        )
+        for index, ((period, group), table) in enumerate(tables):
             stats = group_stats(
-                latest, role=section.role, threshold=threshold, min_group=min_group
+                list(table.values()),
+                role=section.role,
+                threshold=threshold,
+                min_group=min_group,
+                hidden=index in hidden,
             )
-            latest_rows.append(PeriodRow(section.id, "latest", band, stats))
+            if period == _SPLIT:
+                split_rows.append(SplitRow(section.id, group, stats))
+            else:
+                row = PeriodRow(section.id, period, group, stats)
+                (latest_rows if period == LATEST else rows).append(row)
 
     all_records = [r for baseline, later in cases.values() for r in (baseline, *later)]
     dates = sorted(r.assessed_on for r in all_records)
@@ -340,6 +345,7 @@ def analyse(
         domain_movers=movers(instrument, cases, in_range, by="domain", min_group=min_group),
         item_movers=movers(instrument, cases, in_range, by="item", min_group=min_group),
         caveats=(REGRESSION_CAVEAT,) if high_shown else (),
+        splits=tuple(split_rows),
     )
 
 
@@ -355,31 +361,71 @@ def split_by(
     """Change from baseline to the latest follow-up, by the baseline answer to a context item.
 
     For a multichoice item a young person counts under every option picked, so the groups
-    may overlap. Young people with no answer count under "not recorded".
+    may overlap. Young people with no answer count under "not recorded". The figures are
+    those of `analyse` with `split`, protected together with its band tables.
     """
-    item = instrument.item(item_id)
-    labels = {option.id: option.label for option in item.options}
-    cases, in_range = _follow_ups(records, from_date, to_date)
-    threshold = instrument.thresholds.meaningful_change
-    rows = []
-    for section in instrument.scored_sections:
-        groups: dict[str, list[float]] = {label: [] for label in labels.values()}
-        for reference, later in in_range.items():
-            baseline = cases[reference][0]
-            final = _last_with(later, _score_getter(section.id))
-            if final is None:
-                continue
-            change = _change(baseline.scores.get(section.id), final.scores.get(section.id))
-            if change is None:
-                continue
-            for value in _values(baseline.background.get(item_id)):
-                groups.setdefault(labels.get(value, value), []).append(change)
-        for value, changes in groups.items():
-            stats = group_stats(
-                changes, role=section.role, threshold=threshold, min_group=min_group
-            )
-            rows.append(SplitRow(section.id, value, stats))
-    return tuple(rows)
+    result = analyse(
+        instrument,
+        records,
+        min_group=min_group,
+        from_date=from_date,
+        to_date=to_date,
+        split=item_id,
+    )
+    return result.splits
+
+
+def protected_groups(
+    groups: Sequence[Collection[Hashable]],
+    *,
+    min_group: int,
+    partitions: Sequence[tuple[int, Sequence[int]]] = (),
+) -> frozenset[int]:
+    """The indexes of the groups to suppress so that no small group's figures can be worked out.
+
+    A group of 0 < n < `min_group` members is suppressed. Totals are shown beside their parts,
+    so a suppressed part could be worked out by subtraction: with five young people High and
+    one Low at baseline, everyone's n x mean minus High's n x mean is the one Low young
+    person's change, and counts and shares give it away the same way. So suppression is
+    complementary: in each of the `partitions` (a total and its parts), when a part is
+    suppressed the next-smallest shown part is suppressed too, until the suppressed parts
+    (with anyone in the total but in no part) together hold at least `min_group`.
+
+    Tables share members (a period's review is often the latest review too, and a split by
+    a background question cuts the same young people again), so the groups are then checked
+    together, exactly: while the sum over any set of fewer than `min_group` members can be
+    made by adding and subtracting shown groups (which is all that n x mean, counts and
+    shares allow), the smallest shown group so used is suppressed as well. Figures from
+    separate reports are not compared: two reports whose dates differ by one review can
+    still be subtracted from each other.
+    """
+    sizes = [len(group) for group in groups]
+    suppressed = {i for i, n in enumerate(sizes) if 0 < n < min_group}
+    for total, parts in partitions:
+        while total not in suppressed:
+            shown_parts = [i for i in parts if sizes[i] and i not in suppressed]
+            covered = set().union(*(groups[i] for i in shown_parts))
+            if not shown_parts or not 0 < sizes[total] - len(covered) < min_group:
+                break
+            suppressed.add(min(shown_parts, key=lambda i: (sizes[i], -i)))
+    member_of: dict[Hashable, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        for member in group:
+            member_of[member].append(index)
+    # Members in exactly the same groups are one atom: no shown figure can tell them apart.
+    atoms = Counter(frozenset(indexes) for indexes in member_of.values())
+    keys, weights = list(atoms), list(atoms.values())
+    while True:
+        shown = [i for i, n in enumerate(sizes) if n and i not in suppressed]
+        vectors = [[int(i in key) for key in keys] for i in shown]
+        found = _small_sum(vectors, weights, min_group)
+        if found is None:
+            return frozenset(suppressed)
+        secret = [int(atom in found) for atom in range(len(keys))]
+        used = [shown[j] for j in _combination_for(vectors, secret) or []]
+        # Past the search limit `found` may be no leak at all; hiding a group near it errs safe.
+        used = used or [i for i in shown if any(i in keys[atom] for atom in found)]
+        suppressed.add(min(used, key=lambda i: (sizes[i], -i)))
 
 
 def movers(
@@ -473,19 +519,246 @@ def _cases(
         baseline = next((r for r in found if r.kind is AssessmentKind.BASELINE), None)
         if baseline is None:
             continue
-        later = [r for r in found if r is not baseline and r.assessed_on > baseline.assessed_on]
+        # A review may be done the same day as the baseline; it is the first follow-up.
+        later = [
+            r
+            for r in found
+            if r.kind is not AssessmentKind.BASELINE and r.assessed_on >= baseline.assessed_on
+        ]
         cases[reference] = (baseline, later)
     return cases
 
 
+_Variable = tuple[str, int]
+"""One follow-up of one young person: the reference and the follow-up's place in the list."""
+
+LATEST = "latest"
+_SPLIT = "split"
+
+
+def _band_tables(
+    cases: Mapping[str, tuple[AssessmentRecord, list[AssessmentRecord]]],
+    follow_ups: Mapping[str, list[AssessmentRecord]],
+    section_id: str,
+    risk_id: str,
+    bands: Sequence[str],
+) -> list[tuple[tuple[str, str], dict[_Variable, float]]]:
+    """A section's changes by (period, baseline band), "latest" last, each band after All."""
+    score_of = _score_getter(section_id)
+    per_period: dict[str, dict[_Variable, float]] = defaultdict(dict)
+    for reference, later in follow_ups.items():
+        baseline = cases[reference][0]
+        chosen = _latest_per_period(baseline, later)
+        finals = [i for i, record in enumerate(later) if score_of(record) is not None]
+        if finals:
+            chosen[LATEST] = finals[-1]
+        for period, index in chosen.items():
+            change = _change(score_of(baseline), score_of(later[index]))
+            if change is not None:
+                per_period[period][reference, index] = change
+    tables = []
+    for period in (*period_labels(), LATEST):
+        changes = per_period[period]
+        tables.append(((period, ALL_BANDS), changes))
+        for band in bands:
+            chosen_band = {
+                variable: change
+                for variable, change in changes.items()
+                if cases[variable[0]][0].bands.get(risk_id) == band
+            }
+            tables.append(((period, band), chosen_band))
+    return tables
+
+
+def _partitions(keys: Sequence[tuple[str, str]]) -> list[tuple[int, list[int]]]:
+    """Each table's total (All, or the latest All for a split) with the groups it is split into."""
+    totals = {
+        kind: i for i, (kind, group) in enumerate(keys) if group == ALL_BANDS and kind != _SPLIT
+    }
+    parts: dict[int, list[int]] = defaultdict(list)
+    for index, (kind, group) in enumerate(keys):
+        if kind == _SPLIT:
+            parts[totals[LATEST]].append(index)
+        elif group != ALL_BANDS:
+            parts[totals[kind]].append(index)
+    return list(parts.items())
+
+
+def _split_tables(
+    instrument: Instrument,
+    cases: Mapping[str, tuple[AssessmentRecord, list[AssessmentRecord]]],
+    latest: Mapping[_Variable, float],
+    item_id: str,
+) -> list[tuple[tuple[str, str], dict[_Variable, float]]]:
+    """The latest changes by the baseline answer to a context item, as `_band_tables` has them."""
+    item = instrument.item(item_id)
+    labels = {option.id: option.label for option in item.options}
+    groups: dict[str, dict[_Variable, float]] = {label: {} for label in labels.values()}
+    for variable, change in latest.items():
+        baseline = cases[variable[0]][0]
+        for value in _values(baseline.background.get(item_id)):
+            groups.setdefault(labels.get(value, value), {})[variable] = change
+    return [((_SPLIT, label), group) for label, group in groups.items()]
+
+
+def _small_sum(
+    vectors: Sequence[Sequence[int]], weights: Sequence[int], min_group: int
+) -> set[int] | None:
+    """Atoms of fewer than `min_group` members in all whose sum the shown `vectors` give away.
+
+    The sum over a set of atoms is a combination of the vectors exactly when the set's
+    residuals (what is left of each atom after reducing it by the vectors) add up to zero,
+    so the search adds up residuals of light atoms, lightest first.
+    """
+    width = len(weights)
+    basis = _echelon(vectors)
+    free = [a for a in range(width) if a not in basis]
+    scale = math.lcm(*(row[pivot] for pivot, row in basis.items()))
+    seen = {a for vector in vectors for a, value in enumerate(vector) if value}
+    residuals: dict[int, tuple[int, ...]] = {}
+    for atom in sorted(seen, key=lambda a: weights[a]):
+        if weights[atom] >= min_group:
+            continue
+        if atom in basis:
+            row = basis[atom]
+            residuals[atom] = tuple(-row[f] * (scale // row[atom]) for f in free)
+        else:
+            residuals[atom] = tuple(scale * (f == atom) for f in free)
+    residuals = _without_lone_coordinates(residuals)
+    try:
+        return _zero_sum(list(residuals.items()), weights, min_group - 1)
+    except _SearchLimitError:
+        return set(residuals)
+
+
+class _SearchLimitError(Exception):
+    """The subset search ran past its limit."""
+
+
+_SEARCH_LIMIT = 200_000
+
+
+def _zero_sum(
+    residuals: Sequence[tuple[int, tuple[int, ...]]], weights: Sequence[int], room: int
+) -> set[int] | None:
+    """A set of atoms weighing at most `room` whose residuals add up to zero, if any."""
+    steps = 0
+
+    def search(
+        start: int, room: int, total: tuple[int, ...], chosen: list[int]
+    ) -> set[int] | None:
+        nonlocal steps
+        for index in range(start, len(residuals)):
+            atom, residual = residuals[index]
+            if weights[atom] > room:
+                break  # lightest first, so every later atom is too heavy as well
+            steps += 1
+            if steps > _SEARCH_LIMIT:
+                raise _SearchLimitError
+            added = tuple(a + b for a, b in zip(total, residual, strict=True))
+            if not any(added):
+                return {*chosen, atom}
+            found = search(index + 1, room - weights[atom], added, [*chosen, atom])
+            if found is not None:
+                return found
+        return None
+
+    if not residuals:
+        return None
+    return search(0, room, (0,) * len(residuals[0][1]), [])
+
+
+def _without_lone_coordinates(
+    residuals: dict[int, tuple[int, ...]],
+) -> dict[int, tuple[int, ...]]:
+    """Drop atoms with a coordinate no other atom has: no set holding them sums to zero."""
+    while True:
+        touching = Counter(
+            f for residual in residuals.values() for f, v in enumerate(residual) if v
+        )
+        kept = {
+            atom: residual
+            for atom, residual in residuals.items()
+            if all(touching[f] > 1 for f, v in enumerate(residual) if v)
+        }
+        if len(kept) == len(residuals):
+            return kept
+        residuals = kept
+
+
+def _echelon(vectors: Sequence[Sequence[int]]) -> dict[int, list[int]]:
+    """Integer rows spanning the vectors, by pivot column, each zero at every other pivot."""
+    rows: dict[int, list[int]] = {}
+    for vector in vectors:
+        row = list(vector)
+        for known, other in rows.items():
+            row = _cancel(row, other, known)
+        pivot = next((a for a, value in enumerate(row) if value), None)
+        if pivot is None:
+            continue
+        for known, other in rows.items():
+            rows[known] = _cancel(other, row, pivot)
+        rows[pivot] = row
+    return rows
+
+
+def _cancel(row: list[int], other: Sequence[int], pivot: int) -> list[int]:
+    """`row` less a multiple of `other` that clears its entry at `pivot`, without fractions."""
+    factor = row[pivot]
+    if not factor:
+        return row
+    lead = other[pivot]
+    result = [a * lead - factor * b for a, b in zip(row, other, strict=True)]
+    common = math.gcd(*result)
+    return [a // common for a in result] if common > 1 else result
+
+
+def _combination_for(vectors: Sequence[Sequence[int]], target: Sequence[int]) -> list[int] | None:
+    """Positions of the `vectors` a combination of which is `target`, if it is one.
+
+    Exact integer elimination: each vector is reduced against the earlier ones, carrying
+    which vectors it was made of, so a target that reduces to nothing names its makers.
+    """
+    basis: list[tuple[int, list[int], list[int]]] = []
+    for position, vector in enumerate(vectors):
+        origin = [int(j == position) for j in range(len(vectors))]
+        values, made_of = _reduce(list(vector), origin, basis)
+        pivot = next((a for a, value in enumerate(values) if value), None)
+        if pivot is not None:
+            basis.append((pivot, values, made_of))
+    values, made_of = _reduce(list(target), [0] * len(vectors), basis)
+    if any(values):
+        return None
+    return [j for j, coefficient in enumerate(made_of) if coefficient]
+
+
+def _reduce(
+    values: list[int], made_of: list[int], basis: Sequence[tuple[int, list[int], list[int]]]
+) -> tuple[list[int], list[int]]:
+    for pivot, row, row_made_of in basis:
+        factor = values[pivot]
+        if not factor:
+            continue
+        lead = row[pivot]
+        values = [a * lead - factor * b for a, b in zip(values, row, strict=True)]
+        made_of = [a * lead - factor * b for a, b in zip(made_of, row_made_of, strict=True)]
+        # Dividing out the common factor keeps the integers small without fractions.
+        common = math.gcd(*values, *made_of)
+        if common > 1:
+            values = [a // common for a in values]
+            made_of = [a // common for a in made_of]
+    return values, made_of
+
+
 def _latest_per_period(
     baseline: AssessmentRecord, later: Sequence[AssessmentRecord]
-) -> dict[str, AssessmentRecord]:
-    chosen: dict[str, AssessmentRecord] = {}
-    for record in later:
+) -> dict[str, int]:
+    """The place in `later` of the latest follow-up in each period."""
+    chosen: dict[str, int] = {}
+    for index, record in enumerate(later):
         period = period_of(baseline.assessed_on, record.assessed_on)
         if period is not None:
-            chosen[period] = record  # oldest first, so the latest in the period wins
+            chosen[period] = index  # oldest first, so the latest in the period wins
     return chosen
 
 

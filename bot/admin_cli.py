@@ -259,7 +259,13 @@ def _export_case(args: argparse.Namespace) -> int:
 
 
 def write_export(record: dict[str, Any], folder: Path) -> tuple[Path, Path]:
-    """Write an export as one JSON file and one CSV of answers and notes; return the paths."""
+    """Write an export as one JSON file and one CSV of answers and notes; return the paths.
+
+    CSV text that a spreadsheet would run as a formula (a note beginning with =, say) gets a
+    leading ' (see `bot.export.inert`); the JSON keeps every text exactly as typed.
+    """
+    from bot.export import inert
+
     folder.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", str(record["young_person"]["reference"]))
     json_path = folder / f"{stem}.json"
@@ -267,8 +273,12 @@ def write_export(record: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     with open(json_path, "w", encoding="utf-8", opener=private_opener) as handle:
         handle.write(json.dumps(record, indent=2, default=str))
     with open(csv_path, "w", newline="", encoding="utf-8", opener=private_opener) as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
+        csv_writer = csv.writer(handle)
+
+        def writerow(cells: list[Any]) -> None:
+            csv_writer.writerow([inert(cell) for cell in cells])
+
+        writerow(
             [
                 "reference",
                 "assessment_id",
@@ -289,12 +299,12 @@ def write_export(record: dict[str, Any], folder: Path) -> tuple[Path, Path]:
                 assessment["assessed_on"] or "",
             ]
             for answer in assessment["answers"]:
-                writer.writerow([*lead, answer["item_id"], "answer", json.dumps(answer["value"])])
+                writerow([*lead, answer["item_id"], "answer", json.dumps(answer["value"])])
             for note in assessment["notes"]:
-                writer.writerow([*lead, note["item_id"], "note", note["text"]])
+                writerow([*lead, note["item_id"], "note", note["text"]])
             for band in assessment["band_adjustments"]:
                 value = f"{band['band']}: {band['reason']}"
-                writer.writerow([*lead, band["section_id"], "band adjustment", value])
+                writerow([*lead, band["section_id"], "band adjustment", value])
     return json_path, csv_path
 
 

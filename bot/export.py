@@ -1,7 +1,8 @@
 """Exports for analysts: one row per submitted assessment, as CSV or XLSX, with a dictionary.
 
 Rows carry case references only: no name, no Telegram detail, no note. Dates are ISO
-(YYYY-MM-DD) in CSV and real dates in XLSX. A blank item cell means Unknown.
+(YYYY-MM-DD) in CSV and real dates in XLSX. A blank item cell means Unknown. A text cell
+that begins with =, +, -, @, a tab or a carriage return gets a leading ' (see `inert`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,20 @@ logger = logging.getLogger(__name__)
 Cell = str | int | float | date | None
 
 FORMATS = ("csv", "xlsx")
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula when a text cell begins with it."""
+
+
+def inert(value: Cell) -> Cell:
+    """A text cell that a spreadsheet would run as a formula, made plain text by a leading '.
+
+    A team name or a note such as =HYPERLINK("http://...") would otherwise run when the file
+    is opened, and could send the sheet's contents elsewhere. Numbers and dates are left be.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,9 @@ def _cells(instrument: Instrument, rows: Sequence[AnalysisRow]) -> Iterator[list
                     period_of(*span) or "baseline",
                 )
             since = support[span]
+            if row.kind == AssessmentKind.BASELINE:
+                # A review on the baseline day shares its span but counts in the first period.
+                since = (*since[:2], "baseline")
         cells: list[Cell] = [
             row.reference,
             row.team,
@@ -204,21 +222,25 @@ def write_csv(path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) -
     """Write the rows to `path` and the dictionary beside it; return both paths."""
     cols = columns(instrument)
     dates = [i for i, c in enumerate(cols) if c.type == "date"]
+    context = {item.id for item in instrument.section(SectionRole.CONTEXT).items}
+    texts = [i for i, c in enumerate(cols) if c.type == "text" or c.name in context]
     with open(path, "w", newline="", encoding="utf-8", opener=private_opener) as file:
         writer = csv.writer(file)
         writer.writerow([c.name for c in cols])
         # The csv module writes None as an empty cell and numbers as str() does; only the
-        # dates need turning into text.
+        # dates need turning into text, and only text cells can start a formula.
         for cells in _cells(instrument, rows):
             for i in dates:
                 cells[i] = _csv_text(cells[i])
+            for i in texts:
+                cells[i] = inert(cells[i])
             writer.writerow(cells)
 
     dictionary = path.with_name(f"{path.stem}-dictionary.csv")
     with open(dictionary, "w", newline="", encoding="utf-8", opener=private_opener) as file:
         writer = csv.writer(file)
         writer.writerow(["column", "type", "description", "values"])
-        writer.writerows([c.name, c.type, c.description, c.values] for c in cols)
+        writer.writerows(map(inert, (c.name, c.type, c.description, c.values)) for c in cols)
     return [path, dictionary]
 
 
@@ -233,7 +255,8 @@ def write_xlsx(path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) 
     sheet.title = "assessments"
     sheet.append([c.name for c in cols])
     for cells in table(instrument, rows):
-        sheet.append([cells[c.name] for c in cols])
+        # openpyxl stores any text beginning with = as a live formula.
+        sheet.append([inert(cells[c.name]) for c in cols])
     for column in ("D", "E"):
         for cell in sheet[column][1:]:
             cell.number_format = "yyyy-mm-dd"
@@ -242,7 +265,7 @@ def write_xlsx(path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) 
     dictionary = book.create_sheet("dictionary")
     dictionary.append(["column", "type", "description", "values"])
     for c in cols:
-        dictionary.append([c.name, c.type, c.description, c.values])
+        dictionary.append([inert(v) for v in (c.name, c.type, c.description, c.values)])
     create_private(path)
     book.save(path)
     return [path]

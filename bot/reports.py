@@ -25,7 +25,6 @@ from apart_engine.analysis import (
     GroupStats,
     analyse,
     band_counts,
-    split_by,
 )
 from apart_engine.errors import ApartError
 from apart_engine.instrument import AssessmentKind, ItemKind, SectionRole
@@ -97,11 +96,14 @@ def team_report(
     tell = progress or (lambda _: None)
     records = records_from_rows(instrument, rows)
     tell("analysing")
+    # One analysis with the split, so that its groups and the band tables are protected together.
     result = analyse(
-        instrument, records, min_group=min_group, from_date=from_date, to_date=to_date
-    )
-    splits = split_by(
-        instrument, records, split, min_group=min_group, from_date=from_date, to_date=to_date
+        instrument,
+        records,
+        min_group=min_group,
+        from_date=from_date,
+        to_date=to_date,
+        split=split,
     )
     start = from_date or result.first_date or to_date
     scope = team or "All teams"
@@ -122,7 +124,7 @@ def team_report(
         tell("tables")
         for section in instrument.scored_sections:
             pages.figure(_period_table(section, result))
-        pages.figure(_split_table(instrument, splits, split, min_group))
+        pages.figure(_split_table(instrument, result.splits, split, min_group))
         pages.text("How to read this report", _method(instrument, result, start, to_date))
         count = pages.count
     logger.info("Team report written: %s pages, %s young people", count, result.young_people)
@@ -256,7 +258,8 @@ def _summary(
         (
             "small",
             f"To protect privacy, any group of fewer than {result.min_group} young people is "
-            "counted but its figures are not shown. The tables and the last page explain every "
+            "counted but its figures are not shown, and neither are those of a group beside it "
+            "from which they could be worked out. The tables and the last page explain every "
             "figure.",
         )
     )
@@ -284,6 +287,8 @@ def _section_summary(
 def _sentence(stats: GroupStats, min_group: int) -> str:
     if stats.n == 0:
         return "no young people to compare."
+    if stats.complementary:
+        return "not shown, so that a smaller group's figures cannot be worked out from it."
     if stats.suppressed:
         return f"fewer than {min_group} young people, so no figures are shown."
     assert stats.mean is not None
@@ -325,7 +330,8 @@ def _change_chart(instrument: Instrument, result: CohortAnalysis) -> Figure:
     _caption(
         fig,
         "Mean change with its 95% confidence interval, by risk band at baseline. Groups of "
-        f"fewer than {result.min_group} young people are left out.",
+        f"fewer than {result.min_group} young people are left out, and so are groups from "
+        "which they could be worked out.",
     )
     axes = fig.subplots(2, 1, gridspec_kw={"top": 0.87, "bottom": 0.14, "hspace": 0.35})
     periods = list(result.periods)
@@ -489,6 +495,9 @@ _TABLE_HEAD = [
 def _stats_cells(stats: GroupStats, min_group: int) -> list[str]:
     if stats.n == 0:
         return ["0", "", "", "", "", "", "", ""]
+    if stats.complementary:
+        # Its size would give away the smaller group's size by subtraction, so it stays hidden.
+        return ["hidden", "not shown", "", "", "", "", "", ""]
     if stats.suppressed:
         return [f"<{min_group}", "not shown", "", "", "", "", "", ""]
     ci = ""
@@ -543,7 +552,8 @@ def _split_table(
     _caption(
         fig,
         "Change from baseline to the latest review. A young person with several answers counts "
-        f"under each. Groups of fewer than {min_group} are counted but not shown.",
+        f"under each. Groups of fewer than {min_group} are counted but not shown, nor are groups "
+        "from which they could be worked out.",
     )
     rows = [
         [
@@ -626,8 +636,11 @@ def _method(
         (
             "p",
             f"Groups of fewer than {result.min_group} young people are counted but not shown, "
-            "so that no young person can be singled out. Small groups that are shown still have "
-            "wide confidence intervals.",
+            "so that no young person can be singled out. Because everyone is shown beside each "
+            "group, a hidden group could be worked out by subtraction, so other groups are "
+            'hidden with it (marked "hidden") until no figure of fewer than '
+            f"{result.min_group} young people can be worked out from the figures shown. Small "
+            "groups that are shown still have wide confidence intervals.",
         ),
         (
             "p",

