@@ -17,15 +17,24 @@ _CODE_DIGITS = "23456789"
 _ALLOWED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_-]*$")
 _EMAIL = re.compile(r"@")
 _PHONE = re.compile(r"(\+?\d[\s-]?){9,}")
+# A month's name or its usual short form, not the start of another word ("market").
+_MONTH = (
+    r"(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sept?(ember)?"
+    r"|oct(ober)?|nov(ember)?|dec(ember)?)(?![a-z])\.?"
+)
 _DATE = re.compile(
     r"(\b\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b)|(\b\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}\b)"
-    r"|(\b\d{1,2}(st|nd|rd|th)?[\s-]*(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))",
+    # 3 March, 3rd of March, 12Mar2011; then March 3, Mar 3rd, March 3 2010.
+    rf"|(\b\d{{1,2}}(st|nd|rd|th)?(\s+of)?[\s-]*{_MONTH})"
+    rf"|(\b{_MONTH}[\s-]*\d{{1,2}}(st|nd|rd|th)?(?!\d))",
     re.IGNORECASE,
 )
 _DIGIT_RUN = re.compile(r"\d+")
 # Runs of digits that read as a date: 120311, 12032011, 20110312.
 _RUN_DATE_FORMATS = {6: ("%d%m%y",), 8: ("%d%m%Y", "%Y%m%d")}
-_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$", re.IGNORECASE)
+# A UK postcode once separators are taken out (SW1A1AA, M11AE), anywhere in a reference.
+_POSTCODE_RUN = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[-/_\s]+")
 
 
 def suggest_reference() -> str:
@@ -57,7 +66,7 @@ def check_reference(text: str) -> str:
         raise InvalidReferenceError(
             "That looks like a phone number. Use a code, not contact details."
         )
-    if _POSTCODE.match(reference):
+    if _POSTCODE_RUN.search(_SEPARATORS.sub("", reference)):
         raise InvalidReferenceError("That looks like a postcode. Addresses are never stored.")
     if " " in reference or not _ALLOWED.match(reference):
         raise InvalidReferenceError(

@@ -9,7 +9,9 @@ from bot.references import check_reference, suggest_reference
 
 
 class TestCheckReference:
-    @pytest.mark.parametrize("reference", ["YP-A1", "CSE/2041", "ab12", "T_7", "YP-7KQ3"])
+    @pytest.mark.parametrize(
+        "reference", ["YP-A1", "CSE/2041", "CSE-2041", "ab12", "T_7", "YP-7KQ3", "YP-X9Y9"]
+    )
     def test_accepts_codes(self, reference: str) -> None:
         assert check_reference(f"  {reference} ") == reference
 
@@ -28,6 +30,11 @@ class TestCheckReference:
             ("jane@example.org", "email"),
             ("SW1A 1AA", "postcode"),
             ("M1 1AE", "postcode"),
+            ("SW1A-1AA", "postcode"),
+            ("YP-SW1A1AA", "postcode"),
+            ("M1-1AE", "postcode"),
+            ("yp/m1_1ae", "postcode"),
+            ("B33-8TH-2", "postcode"),
             ("2041", "only of digits"),
             ("", "empty"),
             ("A" * 21, "too long"),

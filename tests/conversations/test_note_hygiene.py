@@ -22,6 +22,10 @@ if TYPE_CHECKING:
         ("Staying near SW1A 1AA most nights", "a postcode"),
         ("Born 12/03/2011", "a date (a date of birth?)"),
         ("DOB 12032011", "a date (a date of birth?)"),
+        ("DOB March 3 2010", "a date (a date of birth?)"),
+        ("born 3rd of March 2010", "a date (a date of birth?)"),
+        ("Birthday is Sept 12th", "a date (a date of birth?)"),
+        ("born on 3 Mar", "a date (a date of birth?)"),
     ],
 )
 def test_identifying_shapes_are_found_in_a_note(text: str, found: str) -> None:
@@ -30,6 +34,7 @@ def test_identifying_shapes_are_found_in_a_note(text: str, found: str) -> None:
 
 def test_an_ordinary_note_is_not_flagged() -> None:
     assert personal_data_in("Missing twice this month; new older friends; 3 episodes") == []
+    assert personal_data_in("Seen at the market 3 times; 2 marches with friends") == []
 
 
 async def _at_first_item(practitioner: ChatClient) -> None:
