@@ -185,7 +185,10 @@ class Settings(BaseSettings):
             raise ValueError("must not carry a time zone: APART_TIMEZONE sets it")
         window = _quiet_window(info.data.get("quiet_hours"))
         if window is not None and in_quiet_hours(value, window):
-            raise ValueError(f"{value:%H:%M} falls in the quiet hours, so nothing would be sent")
+            raise _FixedByError(
+                f"{value:%H:%M} falls in the quiet hours, so nothing would be sent",
+                fix=_outside_quiet_hours(value, window),
+            )
         return value
 
     @field_validator("digest_day", mode="before")
@@ -246,7 +249,31 @@ def load_settings(**overrides: object) -> Settings:
         name = str(first["loc"][0]) if first["loc"] else "a setting"
         name = _alias_of(name)
         reason = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{name} {reason}: put {_HINTS.get(name, 'a valid value')}.") from None
+        # The general hint's example can be the very value refused; a fix worked out from the
+        # other settings says what would do instead.
+        fix = getattr(first.get("ctx", {}).get("error"), "fix", None)
+        hint = fix or _HINTS.get(name, "a valid value")
+        raise ConfigError(f"{name} {reason}: put {hint}.") from None
+
+
+class _FixedByError(ValueError):
+    """A setting refused because of another setting, with what would work instead."""
+
+    def __init__(self, reason: str, *, fix: str) -> None:
+        super().__init__(reason)
+        self.fix = fix
+
+
+def _outside_quiet_hours(moment: time, window: tuple[time, time]) -> str:
+    """What to set instead of a time that falls in the quiet hours."""
+    start, end = window
+    before = (start.hour * 60 + start.minute - 1) % (24 * 60)
+    last = time(before // 60, before % 60)
+    quiet = f"{start:%H:%M}-{end:%H:%M}"
+    narrow = f"or narrow APART_QUIET_HOURS so that {moment:%H:%M} falls outside them"
+    if last == end:
+        return f"{end:%H:%M}, the only time outside the quiet hours {quiet}, {narrow}"
+    return f"a time from {end:%H:%M} to {last:%H:%M}, outside the quiet hours {quiet}, {narrow}"
 
 
 def in_quiet_hours(moment: time, window: tuple[time, time]) -> bool:

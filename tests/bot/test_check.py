@@ -90,6 +90,19 @@ class TestCheckOffline:
         assert out.startswith("FAIL  Settings: ")
         assert expected in out
 
+    def test_a_reminder_in_quiet_hours_is_told_a_time_that_would_work(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The hint used to suggest 09:00, the very time refused."""
+        monkeypatch.setenv("APART_QUIET_HOURS", "00:00-23:59")
+        monkeypatch.setenv("APART_REMINDER_TIME", "09:00")
+        status, out = _check(capsys)
+        assert status == 1
+        assert "APART_REMINDER_TIME 09:00 falls in the quiet hours" in out
+        assert "put 23:59, the only time outside the quiet hours 00:00-23:59" in out
+        assert "narrow APART_QUIET_HOURS so that 09:00 falls outside them" in out
+        assert "quiet hours: 09:00" not in out
+
     def test_a_broken_instrument_file_fails(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -50,6 +50,27 @@ class TestSettings:
         assert hint in message
         assert "\n" not in message
 
+    @pytest.mark.parametrize(
+        ("quiet", "name", "value", "fix"),
+        [
+            ("21:00-08:00", "APART_REMINDER_TIME", "07:00", "a time from 08:00 to 20:59"),
+            ("08:00-08:45", "APART_DIGEST_TIME", "08:30", "a time from 08:45 to 07:59"),
+            ("00:00-23:59", "APART_REMINDER_TIME", "09:00", "23:59, the only time outside"),
+        ],
+    )
+    def test_a_time_in_quiet_hours_is_told_what_would_work(
+        self, monkeypatch: pytest.MonkeyPatch, quiet: str, name: str, value: str, fix: str
+    ) -> None:
+        monkeypatch.setenv("APART_QUIET_HOURS", quiet)
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError) as raised:
+            load_settings()
+        message = str(raised.value)
+        assert message.startswith(f"{name} {value} falls in the quiet hours")
+        assert f"put {fix}" in message
+        assert f"so that {value} falls outside them" in message
+        assert f"quiet hours: {value}" not in message
+
     def test_run_without_a_token_says_how_to_set_it(self) -> None:
         with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN is not set"):
             load_settings().require_token()
