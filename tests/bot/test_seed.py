@@ -212,7 +212,12 @@ class TestDemo:
         out = StringIO()
         settings = load_settings(APART_DB_PATH=tmp_path / "demo.db")
         status = await run_demo(
-            settings, script=shipped_script(), interactive=False, cohort=True, out=out
+            settings,
+            script=shipped_script(),
+            interactive=False,
+            cohort=True,
+            showcase=True,
+            out=out,
         )
 
         assert status == 0, out.getvalue()
