@@ -199,7 +199,7 @@ class TestPilotFindings:
 
 
 def _reports_in(folder: Path) -> list[Path]:
-    return list(folder.glob("apart-synthetic-north-team-*.pdf"))
+    return list(folder.glob("*apart-synthetic-north-team-*.pdf"))
 
 
 class TestDemo:
