@@ -137,6 +137,7 @@ def build_application(
         .context_types(ContextTypes(context=ApartContext))
         .concurrent_updates(PerUserUpdateProcessor())
         .post_init(_start_up)
+        .post_shutdown(_shut_down)
     )
     # Edits and button answers that fail on the way are tried again (see bot/retry.py).
     inner = request or HTTPXRequest(connection_pool_size=256)
@@ -185,6 +186,13 @@ async def _start_up(application: Application[Any, Any, Any, Any, Any, Any]) -> N
 
     await _set_command_menu(application)
     await jobs.schedule_jobs(application)
+
+
+async def _shut_down(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop the chart worker processes, if any were started."""
+    from bot import charts
+
+    await charts.close_drawer(application)
 
 
 async def _set_command_menu(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.charts import ChartDrawer, drawer_for
 from bot.clock import today
 from bot.config import in_quiet_hours
 from bot.errors import ConfigError
@@ -93,11 +94,22 @@ async def run_reminder_sweep(services: Services, sender: Sender, slot: datetime)
     return report
 
 
-async def run_weekly_digest(services: Services, sender: Sender, slot: datetime) -> RunReport:
-    """Send every team lead their team's digest for the week of `slot`, once."""
+async def run_weekly_digest(
+    services: Services, sender: Sender, slot: datetime, drawer: ChartDrawer | None = None
+) -> RunReport:
+    """Send every team lead their team's digest for the week of `slot`, once.
+
+    The team charts are drawn by `drawer`; without one, by worker processes of this run's own.
+    """
     if not may_send(services.settings, services.clock.now()):
         logger.info("Weekly digest skipped: quiet hours or weekend")
         return RunReport(ran=False)
+    if drawer is None:
+        own = ChartDrawer()
+        try:
+            return await run_weekly_digest(services, sender, slot, own)
+        finally:
+            await own.aclose()
 
     store, report = services.store, RunReport()
     week_of = slot.astimezone(services.tz).date()
@@ -105,7 +117,7 @@ async def run_weekly_digest(services: Services, sender: Sender, slot: datetime) 
         if lead.team_id is None or not await store.claim_digest(lead, week_of):
             continue
         team = await store.team_name(lead.team_id) or "Your team"
-        view, chart = await build_digest(services, lead, team)
+        view, chart = await build_digest(services, lead, team, drawer)
         outcome = await sender.deliver(lead, view, photos=(chart,))
         delivered = outcome in _DELIVERED
         await store.settle_digest(lead, week_of, sent=delivered)
@@ -175,7 +187,8 @@ async def _digest_callback(context: ApartContext) -> None:
     slot = latest_slot(
         services.clock.now(), settings.digest_time, services.tz, settings.digest_weekday
     )
-    await run_weekly_digest(services, sender_for(context.application), slot)
+    application = context.application
+    await run_weekly_digest(services, sender_for(application), slot, drawer_for(application))
 
 
 def _tally(report: RunReport, staff_id: int, outcome: Outcome) -> None:

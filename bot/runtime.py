@@ -58,6 +58,12 @@ async def after_initialize(app: ApartApplication) -> None:
         await app.post_init(app)
 
 
+async def after_shutdown(app: ApartApplication) -> None:
+    """Run the application's post_shutdown hook, as PTB's own run_polling would."""
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)
+
+
 # The stand-in's faults are over as soon as they are served, so retries need not wait long.
 STANDIN_RETRY_DELAY_S = 0.01
 
@@ -99,6 +105,7 @@ async def standin_bot(
         finally:
             await app.stop()
             await app.shutdown()
+            await after_shutdown(app)
 
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
@@ -178,3 +185,4 @@ async def run_until(app: ApartApplication, settings: Settings, stop: asyncio.Eve
         logger.error("Work still running after %.0f s; stopping without it", STOP_GRACE_S)
         return
     await app.shutdown()
+    await after_shutdown(app)

@@ -158,7 +158,7 @@ def digest_screen(
     if not (figures.risk_rose or figures.resilience_fell or figures.newly_high):
         lines.append("No case rose in risk or fell in resilience meaningfully.")
     if figures.started_high:
-        lines += ["", "<b>New cases starting High</b> (baseline in the last 7 days)"]
+        lines += ["", "<b>New cases starting High</b> (baseline submitted in the last 7 days)"]
         lines.append(_refs([reference for _, reference in figures.started_high]))
 
     lines += ["", "<b>Drafts open over a week</b>"]
@@ -179,8 +179,10 @@ def digest_screen(
     return screen("\n".join(lines), rows)
 
 
-async def build_digest(services: Services, lead: Staff, team: str) -> tuple[Screen, Photo]:
-    """The lead's digest message and the team chart, drawn off the event loop."""
+async def build_digest(
+    services: Services, lead: Staff, team: str, drawer: charts.ChartDrawer
+) -> tuple[Screen, Photo]:
+    """The lead's digest message and the team chart, drawn in the drawer's process."""
     store, instrument = services.store, services.instrument
     now = services.clock.now()
     on = today(services.clock, services.tz)
@@ -195,21 +197,21 @@ async def build_digest(services: Services, lead: Staff, team: str) -> tuple[Scre
         due_soon_days=services.settings.due_soon_days,
     )
     view = digest_screen(figures, team, lead, await store.lead_team(lead), on)
-    png = await charts.render(
+    png = await drawer.draw(
         charts.team_chart, instrument, team, charts.team_samples(instrument, history)
     )
     return view, Photo(png, "team-progress.png", f"{team}: scores since baseline")
 
 
 async def case_chart_photo(
-    services: Services, young_person: YoungPerson, viewer: Staff
+    services: Services, young_person: YoungPerson, viewer: Staff, drawer: charts.ChartDrawer
 ) -> Photo | None:
     """The case's progress chart, or None when it has no submitted assessment."""
     instrument = services.instrument
     history = await services.store.case_history(young_person.id, viewer, charts.EVENTS_ITEM)
     if not history:
         return None
-    png = await charts.render(
+    png = await drawer.draw(
         charts.case_chart,
         instrument,
         young_person.reference,
@@ -229,7 +231,8 @@ async def send_digest(update: Update, context: ApartContext) -> None:
         return
     services = context.services
     team = await services.store.team_name(staff.team_id) or "Your team"
-    view, chart = await build_digest(services, staff, team)
+    drawer = charts.drawer_for(context.application)
+    view, chart = await build_digest(services, staff, team, drawer)
     outcome = await sender_for(context.application).deliver(staff, view, photos=(chart,))
     if outcome is not Outcome.SENT:
         logger.warning("The digest asked for by staff %s was not delivered", staff.id)
@@ -273,7 +276,8 @@ async def chart_button(update: Update, context: ApartContext) -> None:
 
 async def _send_chart(context: ApartContext, young_person: YoungPerson) -> None:
     staff = context.require_staff()
-    photo = await case_chart_photo(context.services, young_person, staff)
+    drawer = charts.drawer_for(context.application)
+    photo = await case_chart_photo(context.services, young_person, staff, drawer)
     if photo is None:
         text = (
             f"{html.escape(young_person.reference)} has no submitted assessment yet, "

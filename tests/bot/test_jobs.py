@@ -447,7 +447,10 @@ class TestDigestFloodControl:
         """
         from bot import charts
 
-        monkeypatch.setattr(charts, "team_chart", lambda *args: _TINY_PNG)
+        async def tiny(self: charts.ChartDrawer, *args: object) -> bytes:
+            return _TINY_PNG
+
+        monkeypatch.setattr(charts.ChartDrawer, "draw", tiny)
         api = _TimedStandIn()
         clock.set(datetime(2026, 12, 6, 12, 0, tzinfo=UTC))  # a Sunday: nothing at start-up
         leads = [7000 + n for n in range(100)]
