@@ -29,6 +29,7 @@ from apart_engine.analysis import (
 from apart_engine.errors import ApartError
 from apart_engine.instrument import AssessmentKind, ItemKind, SectionRole
 from apart_engine.schedule import add_months
+from bot import charts
 from bot.clock import today
 from bot.export import records_from_rows
 from bot.private_files import create_private
@@ -668,25 +669,27 @@ def _case_overview(
         f"Team: {team}. Instrument: {instrument.title}, version {instrument.version}. "
         f"Produced on {generated_on:%d %B %Y}.",
     )
-    ax = fig.add_axes((0.1, 0.56, 0.85, 0.3))
+    if reference.startswith(charts.SYNTHETIC_PREFIX):
+        fig.text(
+            1 - _MARGIN,
+            0.94,
+            "SYNTHETIC DATA: made up for demonstration",
+            ha="right",
+            fontsize=9,
+            weight="bold",
+            color=PALETTE[6],
+        )
     records = records_from_rows(instrument, rows)
-    for colour, section in zip((PALETTE[6], PALETTE[5]), instrument.scored_sections, strict=False):
-        points = [(r.assessed_on, r.scores.get(section.id)) for r in records]
-        shown = [(d, s) for d, s in points if s is not None]
-        if shown:
-            ax.plot(
-                [d.toordinal() for d, _ in shown],
-                [s for _, s in shown],
-                marker="o",
-                color=colour,
-                label=section.title,
-            )
-    days = sorted({r.assessed_on for r in records})
-    ax.set_xticks([d.toordinal() for d in days], [f"{d:%d %b %y}" for d in days], rotation=45)
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("score (0-100)")
-    if ax.get_legend_handles_labels()[1]:
-        ax.legend(frameon=False, fontsize=8)
+    days = [r.assessed_on for r in records]
+    for top, section in zip((0.71, 0.52), instrument.scored_sections, strict=False):
+        # The same drawing as the chat's chart: band shading, spaced dates, placed values.
+        ax = fig.add_axes((0.1, top, 0.75, 0.15))
+        charts.shade_bands(ax, section)
+        span = charts.date_axis(ax, days)
+        values = [r.scores.get(section.id) for r in records]
+        charts.plot_series(ax, [charts.day_number(d) for d in days], values, section.role, span)
+        better = "lower is better" if section.role is SectionRole.RISK else "higher is better"
+        ax.text(0, 1.04, f"{section.title}, 0 to 100 ({better})", transform=ax.transAxes)
 
     head = [
         "Date",
@@ -706,7 +709,7 @@ def _case_overview(
                 *bands,
             ]
         )
-    _draw_table(fig, head, table_rows, top=0.47)
+    _draw_table(fig, head, table_rows, top=0.44)
     return fig
 
 
@@ -722,28 +725,42 @@ def _case_changes(instrument: Instrument, rows: Sequence[AnalysisRow]) -> Figure
     _caption(
         fig,
         f"Baseline {baseline.assessed_on:%d %b %Y}, latest {latest.assessed_on:%d %b %Y}. "
-        "Blank means Unknown.",
+        "Blank means Unknown. Change is latest minus baseline: for risk lower is better, so a "
+        "fall is an improvement; for resilience higher is better.",
     )
     domain_rows = []
     for section in instrument.scored_sections:
         for domain in section.domains:
             before = baseline.domains.get((section.id, domain))
             after = latest.domains.get((section.id, domain))
-            change = "" if before is None or after is None else f"{after - before:+.1f}"
+            change = _change(before, after, section.role)
             domain_rows.append([section.role.value, domain, _num(before), _num(after), change])
-    _draw_table(fig, ["Score", "Domain", "Baseline", "Latest", "Change"], domain_rows, top=0.87)
+    head = ["Score", "Domain", "Baseline", "Latest", "Change (better or worse)"]
+    _draw_table(fig, head, domain_rows, top=0.87)
     item_rows = []
     for item in instrument.rating_items:
         before_r, after_r = baseline.ratings.get(item.id), latest.ratings.get(item.id)
-        moved = "" if before_r is None or after_r is None else f"{after_r - before_r:+d}"
+        moved = _change(before_r, after_r, instrument.section_of(item.id).role)
         item_rows.append([item.id, item.label, _num(before_r), _num(after_r), moved])
     _draw_table(
         fig,
-        ["Item", "Label", "Baseline", "Latest", "Change"],
+        ["Item", "Label", "Baseline", "Latest", "Change (better or worse)"],
         item_rows,
         top=0.87 - 0.024 * (len(domain_rows) + 2),
     )
     return fig
+
+
+def _change(before: float | None, after: float | None, role: SectionRole) -> str:
+    """The change with what it means: a fall in risk is better, a fall in resilience worse."""
+    if before is None or after is None:
+        return ""
+    moved = after - before
+    if moved == 0:
+        return "0 (same)"
+    better = moved < 0 if role is SectionRole.RISK else moved > 0
+    shown = f"{moved:+d}" if isinstance(moved, int) else f"{moved:+.1f}"
+    return f"{shown} ({'better' if better else 'worse'})"
 
 
 def _case_notes(instrument: Instrument, rows: Sequence[AnalysisRow]) -> list[tuple[str, str]]:
