@@ -37,6 +37,7 @@ from bot.errors import (
     StoreError,
     UnknownInvitationError,
 )
+from bot.gc_pause import gc_paused
 from bot.private_files import create_private
 
 if TYPE_CHECKING:
@@ -1576,28 +1577,8 @@ class Store:
                     for young_person_id in dict.fromkeys(row["young_person_id"] for row in found)
                 ],
             )
-        scores = _loads_each(row["scores_json"] or "{}" for row in found)
-        answers = _loads_each(row["answers_json"] for row in found)
-        return [
-            AnalysisRow(
-                assessment_id=row["id"],
-                young_person_id=row["young_person_id"],
-                reference=row["reference"],
-                team=row["team_name"],
-                kind=row["kind"],
-                assessed_on=date.fromisoformat(row["assessed_on"]),
-                instrument_id=row["instrument_id"],
-                instrument_version=row["instrument_version"],
-                risk_score=row["risk_score"],
-                risk_band=row["risk_band"],
-                resilience_score=row["resilience_score"],
-                resilience_band=row["resilience_band"],
-                scores=row_scores,
-                answers=row_answers,
-                notes=notes.get(row["id"], {}),
-            )
-            for row, row_scores, row_answers in zip(found, scores, answers, strict=True)
-        ]
+        with gc_paused():
+            return _analysis_rows(found, notes)
 
     async def _by_assessment(
         self, db: aiosqlite.Connection, table: str, column: str, rows: list[aiosqlite.Row]
@@ -1783,6 +1764,34 @@ def _visibility(viewer: Staff) -> tuple[Any, ...]:
 def _loads(value: str | None) -> JsonValue:
     decoded: JsonValue = None if value is None else json.loads(value)
     return decoded
+
+
+def _analysis_rows(
+    found: list[aiosqlite.Row], notes: dict[int, dict[str, Any]]
+) -> list[AnalysisRow]:
+    """The rows of a cohort read, with their scores and answers decoded."""
+    scores = _loads_each(row["scores_json"] or "{}" for row in found)
+    answers = _loads_each(row["answers_json"] for row in found)
+    return [
+        AnalysisRow(
+            assessment_id=row["id"],
+            young_person_id=row["young_person_id"],
+            reference=row["reference"],
+            team=row["team_name"],
+            kind=row["kind"],
+            assessed_on=date.fromisoformat(row["assessed_on"]),
+            instrument_id=row["instrument_id"],
+            instrument_version=row["instrument_version"],
+            risk_score=row["risk_score"],
+            risk_band=row["risk_band"],
+            resilience_score=row["resilience_score"],
+            resilience_band=row["resilience_band"],
+            scores=row_scores,
+            answers=row_answers,
+            notes=notes.get(row["id"], {}),
+        )
+        for row, row_scores, row_answers in zip(found, scores, answers, strict=True)
+    ]
 
 
 def _loads_each(texts: Iterable[str]) -> list[Any]:
