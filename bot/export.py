@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from apart_engine.analysis import AssessmentRecord, months_between, period_of
 from apart_engine.instrument import AssessmentKind, ItemKind, SectionRole
+from bot.gc_pause import gc_paused
 from bot.private_files import create_private, private_opener
 
 if TYPE_CHECKING:
@@ -61,26 +62,26 @@ def records_from_rows(
 ) -> list[AssessmentRecord]:
     """The analysis records of stored assessments, with scores as they were submitted."""
     rating_ids = {item.id for item in instrument.rating_items}
-    records = []
-    for row in rows:
-        sections = _sections(row)
-        records.append(
-            AssessmentRecord(
-                reference=row.reference,
-                assessed_on=row.assessed_on,
-                kind=AssessmentKind(row.kind),
-                scores={sid: section.get("score") for sid, section in sections.items()},
-                bands={sid: _band(section) for sid, section in sections.items()},
-                domains={
-                    (sid, domain["name"]): domain.get("score")
-                    for sid, section in sections.items()
-                    for domain in section.get("domains", [])
-                },
-                ratings={k: _rating(v) for k, v in row.answers.items() if k in rating_ids},
-                background=row.answers,
-            )
-        )
-    return records
+    with gc_paused():
+        return [_record(row, rating_ids) for row in rows]
+
+
+def _record(row: AnalysisRow, rating_ids: set[str]) -> AssessmentRecord:
+    sections = _sections(row)
+    return AssessmentRecord(
+        reference=row.reference,
+        assessed_on=row.assessed_on,
+        kind=AssessmentKind(row.kind),
+        scores={sid: section.get("score") for sid, section in sections.items()},
+        bands={sid: _band(section) for sid, section in sections.items()},
+        domains={
+            (sid, domain["name"]): domain.get("score")
+            for sid, section in sections.items()
+            for domain in section.get("domains", [])
+        },
+        ratings={k: _rating(v) for k, v in row.answers.items() if k in rating_ids},
+        background=row.answers,
+    )
 
 
 def columns(instrument: Instrument) -> list[Column]:
@@ -274,7 +275,8 @@ def write_xlsx(path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) 
 def write(fmt: str, path: Path, instrument: Instrument, rows: Sequence[AnalysisRow]) -> list[Path]:
     """Write the export in `fmt` ("csv" or "xlsx"); return the files written."""
     writer = {"csv": write_csv, "xlsx": write_xlsx}[fmt]
-    written = writer(path, instrument, rows)
+    with gc_paused():
+        written = writer(path, instrument, rows)
     logger.info("Exported %s assessments as %s", len(rows), fmt)
     return written
 
