@@ -181,10 +181,12 @@ def register_handlers(application: ApartApplication) -> None:
 
 
 async def _start_up(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Set the command menu, then the scheduled jobs (running any missed while down)."""
+    """Set the command menu, the idle timers of open drafts, then the scheduled jobs."""
     from bot import jobs
+    from conversations import assessment
 
     await _set_command_menu(application)
+    await assessment.restore_idle_timers(application)
     await jobs.schedule_jobs(application)
 
 

@@ -554,6 +554,22 @@ class Store:
         )
         return _assessment(row) if row else None
 
+    async def drafts_shown_since(self, since: datetime) -> list[tuple[Staff, int, datetime]]:
+        """Each member of staff's latest open draft touched since `since`, with its chat.
+
+        Gives (staff, chat id, last touched), for putting idle timers back after a restart.
+        """
+        # With max(), SQLite takes the other bare columns from the row that holds the maximum.
+        rows = await self._fetchall(
+            "SELECT s.*, a.chat_id AS draft_chat_id, max(a.updated_at) AS touched"
+            " FROM assessments a JOIN young_people yp ON yp.id = a.young_person_id"
+            " JOIN staff s ON s.id = yp.practitioner_id AND s.team_id = yp.team_id"
+            " WHERE a.status = 'draft' AND a.chat_id IS NOT NULL AND a.updated_at >= ?"
+            " AND s.revoked_at IS NULL GROUP BY s.id",
+            (to_db(since),),
+        )
+        return [(_staff(row), row["draft_chat_id"], from_db(row["touched"])) for row in rows]
+
     async def draft_for(self, young_person_id: int) -> Assessment | None:
         """The open draft of this young person, if any."""
         row = await self._fetchone(

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
 
     from apart_engine.instrument import Item
-    from bot.app import ApartContext
+    from bot.app import ApartApplication, ApartContext, Services
     from bot.store import CaseSummary, JsonValue, YoungPerson
 
 logger = logging.getLogger(__name__)
@@ -1210,6 +1210,7 @@ def _e(text: str) -> str:
 
 
 IDLE_SLACK = timedelta(minutes=1)
+RESTORE_WITHIN = timedelta(days=1)
 """How late after the idle time the idle job may run, so that it moves at most once a minute."""
 
 
@@ -1236,6 +1237,31 @@ async def note_activity(update: Update, context: ApartContext) -> None:
         name=name,
         job_kwargs={"id": name, "replace_existing": True},
     )
+
+
+async def restore_idle_timers(application: ApartApplication) -> None:
+    """After a restart, put back the idle timer of each draft touched in the last day.
+
+    The timers live in the job queue, which a restart empties; a draft left longer ago than
+    RESTORE_WITHIN is not worth a "paused" message out of the blue.
+    """
+    services: Services = application.bot_data["services"]
+    job_queue = application.job_queue
+    if job_queue is None:
+        return
+
+    idle = timedelta(minutes=services.settings.idle_minutes)
+    now = services.clock.now()
+    for staff, chat_id, touched in await services.store.drafts_shown_since(now - RESTORE_WITHIN):
+        name = f"idle-{staff.id}"
+        job_queue.run_once(
+            pause_if_idle,
+            when=max(touched + idle - now, timedelta(0)) + IDLE_SLACK,
+            chat_id=chat_id,
+            user_id=staff.telegram_user_id,
+            name=name,
+            job_kwargs={"id": name, "replace_existing": True},
+        )
 
 
 async def pause_if_idle(context: ApartContext) -> None:

@@ -432,3 +432,50 @@ class TestParseDate:
 
         with pytest.raises(InvalidDateError, match=reason):
             parse_date(typed, date(2026, 12, 4))
+
+
+class TestIdleAfterRestart:
+    async def test_a_restart_puts_back_the_idle_timer_of_a_recent_draft(
+        self, settings: Any, clock: FixedClock
+    ) -> None:
+        """The job queue starts empty; the draft still gets its "paused" after the restart."""
+        from bot.runtime import standin_bot
+        from bot.store import Role
+
+        async with standin_bot(settings, clock=clock) as first:
+            team = await first.services.store.add_team("North team")
+            await first.services.store.enrol(5001, team, Role.PRACTITIONER)
+            await play_until(first.client(5001), _steps("YP-A1"), "Risk 3 of 16")
+            api = first.api
+
+        clock.advance(timedelta(minutes=45))
+        async with standin_bot(settings, api=api, clock=clock) as restarted:
+            assert restarted.app.job_queue is not None
+            staff = await restarted.services.store.staff_by_telegram_id(5001)
+            assert staff is not None
+            jobs = restarted.app.job_queue.get_jobs_by_name(f"idle-{staff.id}")
+            assert len(jobs) == 1
+            await jobs[0].run(restarted.app)
+            client = restarted.client(5001)
+            assert "Paused after 30 minutes without activity" in _shown(client)
+
+    async def test_a_draft_left_for_days_gets_no_timer_after_a_restart(
+        self, settings: Any, clock: FixedClock
+    ) -> None:
+        from bot.runtime import standin_bot
+        from bot.store import Role
+
+        async with standin_bot(settings, clock=clock) as first:
+            team = await first.services.store.add_team("North team")
+            await first.services.store.enrol(5001, team, Role.PRACTITIONER)
+            await play_until(first.client(5001), _steps("YP-A1"), "Risk 3 of 16")
+            api = first.api
+
+        clock.advance(timedelta(days=3))
+        async with standin_bot(settings, api=api, clock=clock) as restarted:
+            assert restarted.app.job_queue is not None
+            assert not [
+                job
+                for job in restarted.app.job_queue.jobs()
+                if job.name and job.name.startswith("idle-")
+            ]
