@@ -59,9 +59,11 @@ from conversations.screens import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
 
+    from telegram.ext import JobQueue
+
     from apart_engine.instrument import Item
     from bot.app import ApartApplication, ApartContext, Services
-    from bot.store import CaseSummary, JsonValue, YoungPerson
+    from bot.store import CaseSummary, JsonValue, Staff, YoungPerson
 
 logger = logging.getLogger(__name__)
 
@@ -1229,14 +1231,7 @@ async def note_activity(update: Update, context: ApartContext) -> None:
     due = getattr(job, "next_run_time", None)
     if due is not None and due - datetime.now(UTC) >= idle:
         return
-    job_queue.run_once(
-        pause_if_idle,  # type: ignore[arg-type]  # PTB types job callbacks by the base context
-        when=idle + IDLE_SLACK,
-        chat_id=update.effective_chat.id,
-        user_id=staff.telegram_user_id,
-        name=name,
-        job_kwargs={"id": name, "replace_existing": True},
-    )
+    _set_idle_timer(job_queue, staff, update.effective_chat.id, idle)
 
 
 async def restore_idle_timers(application: ApartApplication) -> None:
@@ -1253,15 +1248,22 @@ async def restore_idle_timers(application: ApartApplication) -> None:
     idle = timedelta(minutes=services.settings.idle_minutes)
     now = services.clock.now()
     for staff, chat_id, touched in await services.store.drafts_shown_since(now - RESTORE_WITHIN):
-        name = f"idle-{staff.id}"
-        job_queue.run_once(
-            pause_if_idle,
-            when=max(touched + idle - now, timedelta(0)) + IDLE_SLACK,
-            chat_id=chat_id,
-            user_id=staff.telegram_user_id,
-            name=name,
-            job_kwargs={"id": name, "replace_existing": True},
-        )
+        _set_idle_timer(job_queue, staff, chat_id, max(touched + idle - now, timedelta(0)))
+
+
+def _set_idle_timer(
+    job_queue: JobQueue[Any], staff: Staff, chat_id: int, idle_for: timedelta
+) -> None:
+    """(Re)place the one idle timer of `staff`, due `idle_for` (plus the slack) from now."""
+    name = f"idle-{staff.id}"
+    job_queue.run_once(
+        pause_if_idle,
+        when=idle_for + IDLE_SLACK,
+        chat_id=chat_id,
+        user_id=staff.telegram_user_id,
+        name=name,
+        job_kwargs={"id": name, "replace_existing": True},
+    )
 
 
 async def pause_if_idle(context: ApartContext) -> None:

@@ -14,6 +14,8 @@ from tests.support.steps import assessment_steps, play, play_until
 from tests.vignettes import VIGNETTES_DIR
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from bot.clock import FixedClock
     from bot.harness import ChatClient
     from bot.runtime import StandInBot
@@ -435,10 +437,10 @@ class TestParseDate:
 
 
 class TestIdleAfterRestart:
-    async def test_a_restart_puts_back_the_idle_timer_of_a_recent_draft(
-        self, settings: Any, clock: FixedClock
-    ) -> None:
-        """The job queue starts empty; the draft still gets its "paused" after the restart."""
+    async def _restart_after(
+        self, settings: Any, clock: FixedClock, away: timedelta
+    ) -> AsyncIterator[StandInBot]:
+        """Leave a draft on R3, stop the bot, wait `away`, and start it again."""
         from bot.runtime import standin_bot
         from bot.store import Role
 
@@ -448,34 +450,27 @@ class TestIdleAfterRestart:
             await play_until(first.client(5001), _steps("YP-A1"), "Risk 3 of 16")
             api = first.api
 
-        clock.advance(timedelta(minutes=45))
+        clock.advance(away)
         async with standin_bot(settings, api=api, clock=clock) as restarted:
+            yield restarted
+
+    async def test_a_restart_puts_back_the_idle_timer_of_a_recent_draft(
+        self, settings: Any, clock: FixedClock
+    ) -> None:
+        """The job queue starts empty; the draft still gets its "paused" after the restart."""
+        async for restarted in self._restart_after(settings, clock, timedelta(minutes=45)):
             assert restarted.app.job_queue is not None
             staff = await restarted.services.store.staff_by_telegram_id(5001)
             assert staff is not None
             jobs = restarted.app.job_queue.get_jobs_by_name(f"idle-{staff.id}")
             assert len(jobs) == 1
             await jobs[0].run(restarted.app)
-            client = restarted.client(5001)
-            assert "Paused after 30 minutes without activity" in _shown(client)
+            assert "Paused after 30 minutes without activity" in _shown(restarted.client(5001))
 
     async def test_a_draft_left_for_days_gets_no_timer_after_a_restart(
         self, settings: Any, clock: FixedClock
     ) -> None:
-        from bot.runtime import standin_bot
-        from bot.store import Role
-
-        async with standin_bot(settings, clock=clock) as first:
-            team = await first.services.store.add_team("North team")
-            await first.services.store.enrol(5001, team, Role.PRACTITIONER)
-            await play_until(first.client(5001), _steps("YP-A1"), "Risk 3 of 16")
-            api = first.api
-
-        clock.advance(timedelta(days=3))
-        async with standin_bot(settings, api=api, clock=clock) as restarted:
+        async for restarted in self._restart_after(settings, clock, timedelta(days=3)):
             assert restarted.app.job_queue is not None
-            assert not [
-                job
-                for job in restarted.app.job_queue.jobs()
-                if job.name and job.name.startswith("idle-")
-            ]
+            names = [job.name or "" for job in restarted.app.job_queue.jobs()]
+            assert not [name for name in names if name.startswith("idle-")]
